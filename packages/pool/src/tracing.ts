@@ -1,0 +1,24 @@
+import {
+  metrics,
+  trace,
+  type Meter,
+  type MeterProvider,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
+
+/** Returns this package's tracer from the given provider, or the global one. */
+export function getTracer(provider: TracerProvider | undefined): Tracer {
+  return (provider ?? trace.getTracerProvider()).getTracer(
+    __PACKAGE_NAME__,
+    __PACKAGE_VERSION__,
+  );
+}
+
+/** Returns this package's meter from the given provider, or the global one. */
+export function getMeter(provider: MeterProvider | undefined): Meter {
+  return (provider ?? metrics.getMeterProvider()).getMeter(
+    __PACKAGE_NAME__,
+    __PACKAGE_VERSION__,
+  );
+}

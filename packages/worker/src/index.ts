@@ -1,0 +1,17 @@
+export {
+  PythonWorker,
+  type PythonWorkerOptions,
+  type ExecuteOptions,
+  type BatchResult,
+  type WorkerState,
+  type WorkerExit,
+} from './pythonWorker.js';
+export { silentLogger, type Logger, type LogFields } from './logger.js';
+export { findBridgeDirectory } from './bridgePath.js';
+export {
+  ATTR_SESSION_ID,
+  getTracer,
+  recordFailure,
+  toTraceparent,
+  nanosToHrTime,
+} from './tracing.js';

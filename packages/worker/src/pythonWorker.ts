@@ -1,0 +1,849 @@
+import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { delimiter } from 'node:path';
+import {
+  context,
+  trace,
+  SpanKind,
+  type Span,
+  type TracerProvider,
+} from '@opentelemetry/api';
+import { execa, type ResultPromise } from 'execa';
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  FrameDecoder,
+  PyroostError,
+  describeValue,
+  encodeFrame,
+  encodeJson,
+  parseBatchItems,
+  parseWorkerMessage,
+  type BatchItem,
+  type Command,
+  type ErrorContext,
+  type ReadyMessage,
+  type RequestMessage,
+  type ResponseMessage,
+  type Timing,
+} from '@pyroost/protocol';
+import { findBridgeDirectory } from './bridgePath.js';
+import { silentLogger, type Logger } from './logger.js';
+import { StderrBuffer } from './stderrBuffer.js';
+import {
+  ATTR_SESSION_ID,
+  getTracer,
+  nanosToHrTime,
+  recordFailure,
+  toTraceparent,
+} from './tracing.js';
+
+/** Options of `PythonWorker.start`. */
+export interface PythonWorkerOptions {
+  /** Python files or module names whose `@program` functions the worker serves. */
+  programs: string[];
+  /** Interpreter to run, e.g. a virtualenv's `bin/python`. Default `python3`. */
+  python?: string;
+  /** Extra environment variables for the process, on top of `process.env`. */
+  env?: Record<string, string | undefined>;
+  /** Working directory of the process; relative program paths resolve against it. */
+  cwd?: string;
+  /** Time allowed to start the interpreter, import the programs and answer a ping, in ms. Default 20,000. */
+  startTimeoutMs?: number;
+  /** Time between SIGTERM and SIGKILL when the worker is killed, in ms. Default 2,000. */
+  killGraceMs?: number;
+  /** Bound on one frame's body in either direction, in bytes. Default 64 MiB. */
+  maxFrameBytes?: number;
+  /** How much of the end of stderr to keep for error reports, in bytes. Default 64 KiB. */
+  stderrBufferBytes?: number;
+  /** Identifier used in logs, spans and errors. Default `worker-<n>`. */
+  id?: string;
+  /** pino-compatible logger. Default: silent. */
+  logger?: Logger;
+  /** Default: the global tracer provider. */
+  tracerProvider?: TracerProvider;
+}
+
+/** Options of one execution. */
+export interface ExecuteOptions {
+  /** Time allowed for the program, in ms; on expiry the process is killed. Default: no limit. */
+  timeoutMs?: number;
+  /** Aborting kills the process and rejects with `aborted`. */
+  signal?: AbortSignal;
+  /** Session id, sent to Python and added to spans, logs and errors. */
+  sessionId?: string;
+}
+
+/** Result of one item of `executeBatch`. */
+export type BatchResult =
+  { ok: true; result: unknown } | { ok: false; error: PyroostError };
+
+/** Life-cycle states of a worker. */
+export type WorkerState = 'starting' | 'idle' | 'busy' | 'stopping' | 'exited';
+
+/** How the process ended. */
+export interface WorkerExit {
+  exitCode: number | null;
+  signal: string | null;
+  /** The error that made the worker end, when it did not end on request. */
+  reason?: PyroostError;
+}
+
+interface InFlight {
+  id: number;
+  command: Command;
+  program: string | undefined;
+  sessionId: string | undefined;
+  resolve: (value: { result: unknown; timing: Timing | undefined }) => void;
+  reject: (error: PyroostError) => void;
+}
+
+const DEFAULT_START_TIMEOUT_MS = 20_000;
+const DEFAULT_KILL_GRACE_MS = 2_000;
+const DEFAULT_STDERR_BUFFER_BYTES = 64 * 1024;
+/** Longest wait for the last stdout bytes after the process has exited. */
+const STDOUT_DRAIN_MS = 200;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+let workerCount = 0;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
+}
+
+/**
+ * One Python process running the pyroost bridge, and its pipes. It runs one
+ * request at a time. A timeout, an abort or a protocol error kills the
+ * process; the owner (usually a pool) starts a new worker in its place.
+ *
+ * Events: `exit` (`WorkerExit`) once the process has ended.
+ */
+export class PythonWorker extends EventEmitter {
+  readonly id: string;
+  readonly python: string;
+  readonly programs: readonly string[];
+
+  private state_: WorkerState = 'starting';
+  private readonly subprocess: ResultPromise;
+  private readonly decoder: FrameDecoder;
+  private readonly stderr: StderrBuffer;
+  private readonly logger: Logger;
+  private readonly tracerProvider: TracerProvider | undefined;
+  private readonly maxFrameBytes: number;
+  private readonly killGraceMs: number;
+  private nextRequestId = 1;
+  private inFlight: InFlight | undefined;
+  private ready: ReadyMessage | undefined;
+  private onStartMessage:
+    ((message: ReadyMessage | PyroostError) => void) | undefined;
+  private requestsServed_ = 0;
+  private exitInfo: WorkerExit | undefined;
+  private failure: PyroostError | undefined;
+  private readonly exited_: Promise<WorkerExit>;
+  private resolveExit: (
+    exitCode: number | null,
+    signal: string | null,
+  ) => void = () => undefined;
+
+  private constructor(options: PythonWorkerOptions) {
+    super();
+    workerCount += 1;
+    this.id = options.id ?? `worker-${workerCount}`;
+    this.python = options.python ?? 'python3';
+    this.programs = [...options.programs];
+    this.logger = options.logger ?? silentLogger;
+    this.tracerProvider = options.tracerProvider;
+    this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    this.decoder = new FrameDecoder({ maxFrameBytes: this.maxFrameBytes });
+    this.stderr = new StderrBuffer(
+      options.stderrBufferBytes ?? DEFAULT_STDERR_BUFFER_BYTES,
+      (line) => this.logger.info(this.logFields({ stream: 'stderr' }), line),
+    );
+
+    const bridge = findBridgeDirectory();
+    const inheritedPath = options.env?.PYTHONPATH ?? process.env.PYTHONPATH;
+    const args = [
+      '-m',
+      'pyroost',
+      '--max-frame-bytes',
+      String(this.maxFrameBytes),
+      '--programs',
+      ...this.programs,
+    ];
+    this.subprocess = execa(this.python, args, {
+      cwd: options.cwd,
+      env: {
+        ...options.env,
+        PYTHONPATH: inheritedPath
+          ? `${bridge}${delimiter}${inheritedPath}`
+          : bridge,
+        PYTHONUNBUFFERED: '1',
+      },
+      extendEnv: true,
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      buffer: false,
+      encoding: 'buffer',
+      reject: false,
+      cleanup: true,
+      forceKillAfterDelay: this.killGraceMs,
+    });
+
+    const stdoutEnded = new Promise<void>((resolve) => {
+      this.subprocess.stdout?.once('end', resolve);
+      this.subprocess.stdout?.once('close', resolve);
+    });
+    this.exited_ = new Promise<WorkerExit>((resolve) => {
+      this.resolveExit = (exitCode, signal) => {
+        if (!this.exitInfo) resolve(this.handleExit(exitCode, signal));
+      };
+      this.subprocess.on('exit', (exitCode, signal) => {
+        // A response written just before exit may still be in the pipe: read
+        // stdout to its end, but do not wait on a grandchild that holds it.
+        const grace = delay(STDOUT_DRAIN_MS);
+        void Promise.race([stdoutEnded, grace]).then(() =>
+          this.resolveExit(exitCode, signal),
+        );
+      });
+    });
+    this.subprocess.on('error', (error: NodeJS.ErrnoException) =>
+      this.handleSpawnError(error),
+    );
+    // The execa promise settles when the process ends; its outcome is handled through events.
+    this.subprocess.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.subprocess.stdout?.on('data', (chunk: Buffer) =>
+      this.handleStdout(chunk),
+    );
+    this.subprocess.stderr?.on('data', (chunk: Buffer) =>
+      this.stderr.push(chunk),
+    );
+    this.subprocess.stdin?.on('error', (error: NodeJS.ErrnoException) => {
+      // EPIPE: the process closed stdin or died; the exit handler reports it.
+      this.logger.debug(
+        this.logFields({ code: error.code }),
+        'worker stdin closed',
+      );
+    });
+  }
+
+  /**
+   * Spawns a worker and resolves once it has imported its programs and
+   * answered a ping. Rejects with `spawn_failed`, `start_timeout`,
+   * `program_error` or `program_not_found`, naming the interpreter and paths.
+   */
+  static async start(options: PythonWorkerOptions): Promise<PythonWorker> {
+    if (!Array.isArray(options.programs) || options.programs.length === 0) {
+      throw new PyroostError({
+        type: 'invalid_input',
+        message:
+          `The programs option must list at least one Python file or module, got ` +
+          `${describeValue(options.programs)}.`,
+      });
+    }
+    const worker = new PythonWorker(options);
+    const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+    try {
+      await worker.waitForReady(startTimeoutMs);
+    } catch (error) {
+      await worker.kill();
+      throw error;
+    }
+    return worker;
+  }
+
+  /** Current life-cycle state. */
+  get state(): WorkerState {
+    return this.state_;
+  }
+
+  /** Process id of the interpreter. */
+  get pid(): number | undefined {
+    return this.subprocess.pid;
+  }
+
+  /** Names of the programs the worker serves, as reported by Python at start. */
+  get programNames(): readonly string[] {
+    return this.ready?.programs ?? [];
+  }
+
+  /** Python version reported at start. */
+  get pythonVersion(): string | undefined {
+    return this.ready?.python;
+  }
+
+  /** Requests answered since start, including failed ones. */
+  get requestsServed(): number {
+    return this.requestsServed_;
+  }
+
+  /** Settles once the process has ended. */
+  get exited(): Promise<WorkerExit> {
+    return this.exited_;
+  }
+
+  /** The last part of the process's stderr. */
+  stderrTail(): string {
+    return this.stderr.tail();
+  }
+
+  /** Resident set size of the process in bytes, read from /proc; undefined elsewhere or after exit. */
+  async rssBytes(): Promise<number | undefined> {
+    if (this.pid === undefined || this.exitInfo) return undefined;
+    try {
+      const status = await readFile(`/proc/${this.pid}/status`, 'utf8');
+      const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+      return match ? Number(match[1]) * 1024 : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Runs a registered program with keyword arguments and resolves with its
+   * return value. Rejects with a `PyroostError`; after `execution_timeout`,
+   * `aborted`, `protocol_error` or `worker_crashed` the worker is dead.
+   */
+  async execute(
+    program: string,
+    inputs: Record<string, unknown> = {},
+    options: ExecuteOptions = {},
+  ): Promise<unknown> {
+    this.checkProgram(program);
+    // An explicit `undefined` is a caller bug; only an omitted argument means no inputs.
+    // eslint-disable-next-line prefer-rest-params
+    if (arguments.length > 1 && arguments[1] === undefined) inputs = undefined as never;
+    if (!isPlainObject(inputs)) {
+      throw new PyroostError({
+        type: 'invalid_input',
+        message:
+          `Inputs of program "${program}" must be a plain object of keyword arguments, ` +
+          `got ${describeValue(inputs)}.`,
+        context: this.errorContext({ program, sessionId: options.sessionId }),
+      });
+    }
+    const { result } = await this.request(
+      'execute',
+      { program, inputs },
+      options,
+    );
+    return result;
+  }
+
+  /**
+   * Runs a program once per inputs object, in order, in one round trip.
+   * Resolves with one result or error per item; rejects only when the whole
+   * request fails (timeout, crash, frame too large).
+   */
+  async executeBatch(
+    program: string,
+    inputsList: Record<string, unknown>[],
+    options: ExecuteOptions = {},
+  ): Promise<BatchResult[]> {
+    this.checkProgram(program);
+    if (!Array.isArray(inputsList) || !inputsList.every(isPlainObject)) {
+      throw new PyroostError({
+        type: 'invalid_input',
+        message:
+          `Batch inputs of program "${program}" must be an array of plain objects, ` +
+          `got ${describeValue(inputsList)}.`,
+        context: this.errorContext({ program, sessionId: options.sessionId }),
+      });
+    }
+    const { result } = await this.request(
+      'execute_batch',
+      { program, inputs_list: inputsList },
+      options,
+    );
+    const items: BatchItem[] = parseBatchItems(result, inputsList.length);
+    return items.map((item) =>
+      item.ok
+        ? { ok: true, result: item.result }
+        : {
+            ok: false,
+            error: PyroostError.fromJSON(
+              item.error,
+              this.errorContext({ program, sessionId: options.sessionId }),
+            ),
+          },
+    );
+  }
+
+  /** Sends a ping and resolves when the worker answers; rejects and kills it on timeout. */
+  async ping(timeoutMs = 5_000): Promise<void> {
+    await this.request('ping', {}, { timeoutMs });
+  }
+
+  /** Returns the worker's own statistics from Python: pid, requests, rss_bytes, max_rss_bytes. */
+  async pythonStats(timeoutMs = 5_000): Promise<Record<string, unknown>> {
+    const { result } = await this.request('stats', {}, { timeoutMs });
+    return result as Record<string, unknown>;
+  }
+
+  /** Returns the registered programs with their docstrings and parameter names. */
+  async describe(timeoutMs = 5_000): Promise<unknown> {
+    const { result } = await this.request('describe', {}, { timeoutMs });
+    return result;
+  }
+
+  /**
+   * Stops the worker. Closing stdin lets Python finish the request in flight
+   * and exit; past `timeoutMs` (default 5,000) the process gets SIGTERM, then
+   * SIGKILL after the kill grace period.
+   */
+  async stop(options: { timeoutMs?: number } = {}): Promise<WorkerExit> {
+    if (this.exitInfo) return this.exitInfo;
+    if (this.state_ !== 'stopping') this.setState('stopping');
+    this.subprocess.stdin?.end();
+
+    const timeoutMs = options.timeoutMs ?? 5_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      timer.unref();
+    });
+    const outcome = await Promise.race([this.exited_, timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') this.subprocess.kill('SIGTERM');
+    return this.exited_;
+  }
+
+  /** Kills the process at once with SIGKILL and resolves when it has exited. */
+  async kill(): Promise<WorkerExit> {
+    if (!this.exitInfo) {
+      if (this.state_ !== 'stopping') this.setState('stopping');
+      this.subprocess.kill('SIGKILL');
+    }
+    return this.exited_;
+  }
+
+  private checkProgram(program: string): void {
+    if (typeof program !== 'string' || program === '') {
+      throw new PyroostError({
+        type: 'invalid_input',
+        message: `Program name must be a non-empty string, got ${describeValue(program)}.`,
+        context: this.errorContext({}),
+      });
+    }
+    if (this.ready && !this.ready.programs.includes(program)) {
+      throw new PyroostError({
+        type: 'program_not_found',
+        message:
+          `Program "${program}" is not registered; registered programs: ` +
+          `${this.ready.programs.join(', ') || '(none)'}. Decorate it with @program in one of: ` +
+          `${this.programs.join(', ')}.`,
+        context: this.errorContext({ program }),
+      });
+    }
+  }
+
+  private unavailableError(
+    program: string | undefined,
+    sessionId: string | undefined,
+  ): PyroostError {
+    if (this.state_ === 'busy') {
+      return new PyroostError({
+        type: 'worker_busy',
+        message:
+          `Worker ${this.id} is already running a request; a worker runs one at a time. ` +
+          'Use a pool for concurrent calls.',
+        context: this.errorContext({ program, sessionId }),
+      });
+    }
+    return (
+      this.failure ??
+      new PyroostError({
+        type: 'worker_crashed',
+        message: `Worker ${this.id} is ${this.state_} and cannot take requests.`,
+        context: this.errorContext({ program, sessionId }),
+      })
+    );
+  }
+
+  private request(
+    command: Command,
+    fields: Partial<RequestMessage>,
+    options: ExecuteOptions,
+  ): Promise<{ result: unknown; timing: Timing | undefined }> {
+    const program = fields.program;
+    const { sessionId, signal, timeoutMs } = options;
+    if (this.state_ !== 'idle')
+      return Promise.reject(this.unavailableError(program, sessionId));
+    if (signal?.aborted)
+      return Promise.reject(this.abortError(program, sessionId, signal));
+
+    const tracer = getTracer(this.tracerProvider);
+    const span =
+      command === 'execute' || command === 'execute_batch'
+        ? tracer.startSpan(
+            'pyroost.worker.request',
+            {
+              kind: SpanKind.CLIENT,
+              attributes: {
+                'pyroost.worker.id': this.id,
+                'process.pid': this.pid ?? -1,
+                'pyroost.program': program ?? '',
+                'pyroost.command': command,
+                ...(sessionId === undefined
+                  ? {}
+                  : { [ATTR_SESSION_ID]: sessionId }),
+              },
+            },
+            context.active(),
+          )
+        : undefined;
+
+    const id = this.nextRequestId++;
+    const traceparent = span ? toTraceparent(span) : undefined;
+    const message: RequestMessage = {
+      type: 'request',
+      id,
+      command,
+      ...fields,
+      session_id: sessionId ?? null,
+      ...(traceparent ? { trace: { traceparent } } : {}),
+    };
+
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(encodeJson(message), this.maxFrameBytes);
+    } catch (error) {
+      const failure = this.withContext(
+        error as PyroostError,
+        program,
+        sessionId,
+      );
+      if (span) {
+        recordFailure(span, failure);
+        span.end();
+      }
+      return Promise.reject(failure);
+    }
+
+    this.setState('busy');
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const cleanup = (): void => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = (): void => {
+        this.failRequest(
+          this.abortError(program, sessionId, signal as AbortSignal),
+        );
+      };
+
+      this.inFlight = {
+        id,
+        command,
+        program,
+        sessionId,
+        resolve: (value) => {
+          cleanup();
+          if (span) {
+            this.recordPythonSpan(span, value.timing, sessionId);
+            span.end();
+          }
+          resolve(value);
+        },
+        reject: (error) => {
+          cleanup();
+          if (span) {
+            recordFailure(span, error);
+            span.end();
+          }
+          reject(error);
+        },
+      };
+
+      if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
+        timer = setTimeout(() => {
+          this.failRequest(
+            new PyroostError({
+              type: 'execution_timeout',
+              message:
+                `${program ? `Program "${program}"` : `Command ${command}`} did not finish ` +
+                `within ${timeoutMs} ms on ${this.id} (pid ${this.pid}); the worker was killed. ` +
+                'Raise timeoutMs if the program needs longer.',
+              context: this.errorContext({ program, sessionId, timeoutMs }),
+            }),
+          );
+        }, timeoutMs);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.subprocess.stdin?.write(frame);
+    });
+  }
+
+  /** Rejects the request in flight and kills the process, which cannot be trusted any more. */
+  private failRequest(error: PyroostError): void {
+    this.failure ??= error;
+    const inFlight = this.inFlight;
+    this.inFlight = undefined;
+    this.logger.warn(
+      this.logFields({ sessionId: inFlight?.sessionId, errorType: error.type }),
+      error.message,
+    );
+    void this.kill();
+    inFlight?.reject(error);
+  }
+
+  private abortError(
+    program: string | undefined,
+    sessionId: string | undefined,
+    signal: AbortSignal,
+  ): PyroostError {
+    return new PyroostError({
+      type: 'aborted',
+      message: `${program ? `Program "${program}"` : 'Request'} was aborted on ${this.id}; the worker was killed.`,
+      context: this.errorContext({ program, sessionId }),
+      cause: signal.reason,
+    });
+  }
+
+  private recordPythonSpan(
+    parent: Span,
+    timing: Timing | undefined,
+    sessionId: string | undefined,
+  ): void {
+    if (!timing || !parent.isRecording()) return;
+    const tracer = getTracer(this.tracerProvider);
+    const parentContext = trace.setSpan(context.active(), parent);
+    const span = tracer.startSpan(
+      'pyroost.python',
+      {
+        startTime: nanosToHrTime(Number(timing.start_ns)),
+        attributes: {
+          'pyroost.worker.id': this.id,
+          'process.pid': this.pid ?? -1,
+          ...(sessionId === undefined ? {} : { [ATTR_SESSION_ID]: sessionId }),
+        },
+      },
+      parentContext,
+    );
+    span.end(nanosToHrTime(Number(timing.end_ns)));
+  }
+
+  private async waitForReady(startTimeoutMs: number): Promise<void> {
+    const deadline = Date.now() + startTimeoutMs;
+    const readyOrError = new Promise<ReadyMessage | PyroostError>((resolve) => {
+      this.onStartMessage = resolve;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<PyroostError>((resolve) => {
+      timer = setTimeout(
+        () =>
+          resolve(
+            new PyroostError({
+              type: 'start_timeout',
+              message:
+                `Python worker ${this.id} (${this.python}, programs ${this.programs.join(', ')}) ` +
+                `did not become ready within ${startTimeoutMs} ms. Slow imports need a larger ` +
+                'startTimeoutMs; the end of its stderr is in context.stderr.',
+              context: this.errorContext({ startTimeoutMs }),
+            }),
+          ),
+        startTimeoutMs,
+      );
+    });
+    const outcome = await Promise.race([readyOrError, timeout]);
+    clearTimeout(timer);
+    this.onStartMessage = undefined;
+    if (outcome instanceof PyroostError) {
+      outcome.context.stderr ??= this.stderrTail();
+      throw outcome;
+    }
+
+    this.ready = outcome;
+    this.setState('idle');
+    await this.ping(Math.max(1, deadline - Date.now()));
+    this.logger.info(
+      this.logFields({ python: outcome.python, programs: outcome.programs }),
+      'worker started',
+    );
+  }
+
+  private handleStdout(chunk: Buffer): void {
+    if (this.exitInfo || (this.state_ === 'stopping' && !this.inFlight)) return;
+    try {
+      this.decoder.push(chunk, (raw) =>
+        this.handleMessage(parseWorkerMessage(raw)),
+      );
+    } catch (error) {
+      const failure = this.withContext(
+        error as PyroostError,
+        this.inFlight?.program,
+        this.inFlight?.sessionId,
+      );
+      this.logger.error(
+        this.logFields({ errorType: failure.type }),
+        `protocol failure: ${failure.message}`,
+      );
+      if (this.onStartMessage) {
+        this.onStartMessage(failure);
+        return;
+      }
+      this.failure ??= failure;
+      if (this.inFlight) this.failRequest(failure);
+      else void this.kill();
+    }
+  }
+
+  private handleMessage(message: ReturnType<typeof parseWorkerMessage>): void {
+    if (message.type === 'ready') {
+      if (!this.onStartMessage) throw this.unexpected('a second ready message');
+      this.onStartMessage(message);
+      return;
+    }
+    if (message.type === 'startup_error') {
+      const error = PyroostError.fromJSON(message.error, this.errorContext({}));
+      if (this.onStartMessage) this.onStartMessage(error);
+      return;
+    }
+    this.handleResponse(message);
+  }
+
+  private handleResponse(message: ResponseMessage): void {
+    const inFlight = this.inFlight;
+    if (!inFlight)
+      throw this.unexpected(
+        `a response (id ${message.id}) with no request in flight`,
+      );
+    if (message.id !== inFlight.id) {
+      throw this.unexpected(
+        `a response for request ${message.id} while request ${inFlight.id} is in flight`,
+      );
+    }
+
+    this.inFlight = undefined;
+    this.requestsServed_ += 1;
+    if (this.state_ === 'busy') this.setState('idle');
+    if (message.ok) {
+      inFlight.resolve({ result: message.result, timing: message.timing });
+      return;
+    }
+    inFlight.reject(
+      PyroostError.fromJSON(
+        message.error,
+        this.errorContext({
+          program: inFlight.program,
+          sessionId: inFlight.sessionId,
+        }),
+      ),
+    );
+  }
+
+  private unexpected(what: string): PyroostError {
+    return new PyroostError({
+      type: 'protocol_error',
+      message: `Worker ${this.id} (pid ${this.pid}) sent ${what}; the worker is replaced so no late reply reaches another caller.`,
+      context: this.errorContext({}),
+    });
+  }
+
+  private handleSpawnError(error: NodeJS.ErrnoException): void {
+    const notFound = error.code === 'ENOENT';
+    const failure = new PyroostError({
+      type: 'spawn_failed',
+      message: notFound
+        ? `Python interpreter not found: "${this.python}" (${error.code}). Set the python option ` +
+          "to an existing interpreter, e.g. a virtualenv's bin/python, or install python3."
+        : `Failed to start Python interpreter "${this.python}": ${error.message}`,
+      context: this.errorContext({ code: error.code }),
+      cause: error,
+    });
+    this.failure ??= failure;
+    this.onStartMessage?.(failure);
+    // A process that never started emits no exit event.
+    if (this.subprocess.pid === undefined) this.resolveExit(null, null);
+  }
+
+  private handleExit(
+    exitCode: number | null,
+    signal: string | null,
+  ): WorkerExit {
+    this.stderr.flush();
+    const expected = this.state_ === 'stopping';
+    const crash = new PyroostError({
+      type: this.onStartMessage ? 'spawn_failed' : 'worker_crashed',
+      message: this.onStartMessage
+        ? `Python worker ${this.id} (${this.python}, programs ${this.programs.join(', ')}) exited ` +
+          `during start-up with ${signal ? `signal ${signal}` : `exit code ${exitCode}`}; ` +
+          'the end of its stderr is in context.stderr.'
+        : `Python worker ${this.id} (pid ${this.pid}) exited with ` +
+          `${signal ? `signal ${signal}` : `exit code ${exitCode}`} while ` +
+          `${this.inFlight ? `running ${this.inFlight.program ?? this.inFlight.command}` : 'idle'}.`,
+      context: this.errorContext({
+        program: this.inFlight?.program,
+        sessionId: this.inFlight?.sessionId,
+        exitCode,
+        signal,
+        stderr: this.stderrTail(),
+      }),
+    });
+    const reason = this.failure ?? (expected ? undefined : crash);
+    this.exitInfo = { exitCode, signal, ...(reason ? { reason } : {}) };
+    this.setState('exited');
+
+    this.onStartMessage?.(this.failure ?? crash);
+    if (this.inFlight) {
+      const inFlight = this.inFlight;
+      this.inFlight = undefined;
+      inFlight.reject(crash);
+    }
+    const fields = this.logFields({ exitCode, signal });
+    if (expected) this.logger.info(fields, 'worker exited');
+    else
+      this.logger.warn(fields, `worker exited unexpectedly: ${crash.message}`);
+    this.emit('exit', this.exitInfo);
+    return this.exitInfo;
+  }
+
+  private setState(state: WorkerState): void {
+    this.state_ = state;
+  }
+
+  private withContext(
+    error: PyroostError,
+    program: string | undefined,
+    sessionId: string | undefined,
+  ): PyroostError {
+    const own = { ...error.context };
+    Object.assign(
+      error.context,
+      this.errorContext({ program, sessionId }),
+      own,
+    );
+    return error;
+  }
+
+  private errorContext(
+    extra: ErrorContext & { program?: string; sessionId?: string },
+  ): ErrorContext {
+    const context: ErrorContext = { workerId: this.id, pid: this.pid };
+    for (const [key, value] of Object.entries(extra)) {
+      if (value !== undefined) context[key] = value;
+    }
+    return context;
+  }
+
+  private logFields(extra: Record<string, unknown>): Record<string, unknown> {
+    const fields: Record<string, unknown> = {
+      workerId: this.id,
+      pid: this.pid,
+      sessionId: this.inFlight?.sessionId,
+    };
+    for (const [key, value] of Object.entries(extra)) {
+      if (value !== undefined) fields[key] = value;
+    }
+    return fields;
+  }
+}

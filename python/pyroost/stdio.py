@@ -1,0 +1,57 @@
+"""Separating the protocol channels from the program's standard streams.
+
+Node talks to the worker over its stdin and stdout pipes. Before any program
+is imported, the worker keeps private duplicates of those two descriptors for
+the protocol, then points descriptor 1 at stderr and descriptor 0 at the null
+device. After that:
+
+- ``print()``, ``sys.stdout`` and C code that writes to descriptor 1 all write
+  to stderr, so output from a program can never corrupt a frame.
+- ``input()`` and reads of ``sys.stdin`` or descriptor 0 see end of file at
+  once, so a program cannot block on or consume protocol bytes.
+
+The duplicates are not inheritable (``os.dup`` default since Python 3.4), so a
+subprocess that a program starts does not keep the protocol pipes open.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ProtocolChannels:
+    """File descriptors for reading requests and writing responses."""
+
+    input_fd: int
+    output_fd: int
+
+
+def take_protocol_channels() -> ProtocolChannels:
+    """Duplicate stdin and stdout for the protocol and redirect fds 0 and 1."""
+    for stream in (sys.stdout, sys.__stdout__):
+        if stream is not None:
+            stream.flush()
+    output_fd = os.dup(1)
+    input_fd = os.dup(0)
+
+    os.dup2(2, 1)
+    sys.stdout = open(  # noqa: SIM115 - replaces the process-wide stream
+        1,
+        "w",
+        buffering=1,
+        encoding="utf-8",
+        errors="backslashreplace",
+        closefd=False,
+    )
+
+    null_fd = os.open(os.devnull, os.O_RDONLY)
+    try:
+        os.dup2(null_fd, 0)
+    finally:
+        os.close(null_fd)
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+
+    return ProtocolChannels(input_fd=input_fd, output_fd=output_fd)
