@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, List
+from typing import Any, Callable
 
 from . import codec, errors, registry, resources
 from .execution import CallOutcome, ProgramCaller, json_type_name
 
 # The frame body of a response, as parts that are written one after another.
-EncodedResponse = List[bytes]
+EncodedResponse = list[bytes]
 
 COMMANDS = ("ping", "execute", "execute_batch", "describe", "stats", "shutdown")
 

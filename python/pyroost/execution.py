@@ -30,7 +30,6 @@ from .tracing import trace_scope
 MAX_EXCEPTION_MESSAGE_CHARS = 2000
 
 
-
 @dataclass
 class CallOutcome:
     """The result of one program call, or the error that replaced it.

@@ -97,7 +97,9 @@ def _parse_decorator_arguments(
     """Split the decorator's arguments into a name and a function to register."""
     unknown = set(kwargs) - {"name"}
     if unknown:
-        raise TypeError(f"program() got unexpected keyword arguments: {sorted(unknown)}")
+        raise TypeError(
+            f"program() got unexpected keyword arguments: {sorted(unknown)}"
+        )
     if len(args) > 1 or (args and "name" in kwargs):
         raise TypeError("program() takes at most one argument, the program name")
     if len(args) == 1 and callable(args[0]) and not isinstance(args[0], str):

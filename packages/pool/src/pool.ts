@@ -314,6 +314,11 @@ export class Pool extends EventEmitter {
     inputs: Record<string, unknown> = {},
     options: ExecuteOptions = {},
   ): Promise<unknown> {
+    // An explicit `undefined` is a caller bug; only an omitted argument means
+    // no inputs. The worker rejects it with invalid_input.
+    // eslint-disable-next-line prefer-rest-params
+    const given =
+      arguments.length > 2 && arguments[2] === undefined ? undefined : inputs;
     if (typeof sessionId !== 'string' || sessionId === '') {
       return Promise.reject(
         new PyroostError({
@@ -326,7 +331,7 @@ export class Pool extends EventEmitter {
       sessionId,
       program,
       (member, timeoutMs) =>
-        member.worker.execute(program, inputs, {
+        member.worker.execute(program, given as Record<string, unknown>, {
           timeoutMs,
           signal: options.signal,
           sessionId,
@@ -341,11 +346,16 @@ export class Pool extends EventEmitter {
     inputs: Record<string, unknown> = {},
     options: ExecuteOptions = {},
   ): Promise<unknown> {
+    // An explicit `undefined` is a caller bug; only an omitted argument means
+    // no inputs. The worker rejects it with invalid_input.
+    // eslint-disable-next-line prefer-rest-params
+    const given =
+      arguments.length > 1 && arguments[1] === undefined ? undefined : inputs;
     return this.run(
       undefined,
       program,
       (member, timeoutMs) =>
-        member.worker.execute(program, inputs, {
+        member.worker.execute(program, given as Record<string, unknown>, {
           timeoutMs,
           signal: options.signal,
         }),

@@ -65,9 +65,14 @@ export class WaitQueue<T> {
 
   /** Removes and returns every value, oldest first. */
   drain(): T[] {
+    // Loop on the head, not on shift() !== undefined, so that an undefined
+    // value does not end the drain early.
     const values: T[] = [];
-    for (let value = this.shift(); value !== undefined; value = this.shift())
-      values.push(value);
+    while (this.head) {
+      const node = this.head;
+      this.remove(node);
+      values.push(node.value);
+    }
     return values;
   }
 }

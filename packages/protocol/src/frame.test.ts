@@ -19,14 +19,16 @@ function catchError(run: () => unknown): unknown {
 }
 
 function encodeStream(messages: readonly unknown[]): Buffer {
-  return Buffer.concat(messages.map((message) => encodeFrame(encodeJson(message))));
+  return Buffer.concat(
+    messages.map((message) => encodeFrame(encodeJson(message))),
+  );
 }
 
 /** Splits `bytes` at the given offsets, which may repeat and be out of order. */
 function splitAt(bytes: Buffer, offsets: readonly number[]): Buffer[] {
-  const cuts = [...new Set(offsets.map((offset) => offset % (bytes.length + 1)))].sort(
-    (a, b) => a - b,
-  );
+  const cuts = [
+    ...new Set(offsets.map((offset) => offset % (bytes.length + 1))),
+  ].sort((a, b) => a - b);
   const chunks: Buffer[] = [];
   let start = 0;
   for (const cut of [...cuts, bytes.length]) {
@@ -60,7 +62,17 @@ const text = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 12 }),
   fc.string({ unit: 'grapheme', maxLength: 6 }),
   fc.string({
-    unit: fc.constantFrom('"', '\\', 'NaN', '-Infinity', 'é', '世', '😀', '\ud800', '\udfff'),
+    unit: fc.constantFrom(
+      '"',
+      '\\',
+      'NaN',
+      '-Infinity',
+      'é',
+      '世',
+      '😀',
+      '\ud800',
+      '\udfff',
+    ),
     maxLength: 8,
   }),
 );
@@ -79,7 +91,10 @@ const { jsonValue } = fc.letrec<{ jsonValue: unknown }>((tie) => ({
     number,
     text,
     fc.array(tie('jsonValue'), { maxLength: 4 }),
-    fc.dictionary(text, tie('jsonValue'), { maxKeys: 4, noNullPrototype: true }),
+    fc.dictionary(text, tie('jsonValue'), {
+      maxKeys: 4,
+      noNullPrototype: true,
+    }),
   ),
 }));
 
@@ -93,10 +108,14 @@ const messageStream = fc.array(message, { maxLength: 8 });
 describe('FrameDecoder chunking property', () => {
   it('decodes random cuts to the same messages', () => {
     fc.assert(
-      fc.property(messageStream, fc.array(fc.nat(), { maxLength: 20 }), (messages, offsets) => {
-        const bytes = encodeStream(messages);
-        expect(decodeChunks(splitAt(bytes, offsets))).toStrictEqual(messages);
-      }),
+      fc.property(
+        messageStream,
+        fc.array(fc.nat(), { maxLength: 20 }),
+        (messages, offsets) => {
+          const bytes = encodeStream(messages);
+          expect(decodeChunks(splitAt(bytes, offsets))).toStrictEqual(messages);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -122,15 +141,21 @@ describe('FrameDecoder chunking property', () => {
 
   it('passes the same messages to onMessage', () => {
     fc.assert(
-      fc.property(messageStream, fc.array(fc.nat(), { maxLength: 20 }), (messages, offsets) => {
-        const decoder = new FrameDecoder();
-        const received: Record<string, unknown>[] = [];
-        for (const chunk of splitAt(encodeStream(messages), offsets)) {
-          const returned = decoder.push(chunk, (decoded) => received.push(decoded));
-          expect(returned).toStrictEqual([]);
-        }
-        expect(received).toStrictEqual(messages);
-      }),
+      fc.property(
+        messageStream,
+        fc.array(fc.nat(), { maxLength: 20 }),
+        (messages, offsets) => {
+          const decoder = new FrameDecoder();
+          const received: Record<string, unknown>[] = [];
+          for (const chunk of splitAt(encodeStream(messages), offsets)) {
+            const returned = decoder.push(chunk, (decoded) =>
+              received.push(decoded),
+            );
+            expect(returned).toStrictEqual([]);
+          }
+          expect(received).toStrictEqual(messages);
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -143,7 +168,10 @@ describe('FrameDecoder multi-byte characters', () => {
   it('decodes two chunks cut at every offset', () => {
     for (let cut = 0; cut <= bytes.length; cut += 1) {
       const chunks = [bytes.subarray(0, cut), bytes.subarray(cut)];
-      expect(decodeChunks(chunks), `cut at byte ${cut}`).toStrictEqual([value, value]);
+      expect(decodeChunks(chunks), `cut at byte ${cut}`).toStrictEqual([
+        value,
+        value,
+      ]);
     }
   });
 
@@ -154,25 +182,32 @@ describe('FrameDecoder multi-byte characters', () => {
     const cut = FRAME_HEADER_BYTES + Buffer.byteLength('{"s":"é世') + 2;
     expect(decoder.push(bytes.subarray(0, cut))).toStrictEqual([]);
     expect(decoder.pendingBytes).toBe(cut);
-    expect(decoder.push(bytes.subarray(cut, firstFrameLength))).toStrictEqual([value]);
+    expect(decoder.push(bytes.subarray(cut, firstFrameLength))).toStrictEqual([
+      value,
+    ]);
     expect(decoder.pendingBytes).toBe(0);
   });
 
   it('counts a lone header as pending', () => {
     const decoder = new FrameDecoder();
-    expect(decoder.push(bytes.subarray(0, FRAME_HEADER_BYTES))).toStrictEqual([]);
+    expect(decoder.push(bytes.subarray(0, FRAME_HEADER_BYTES))).toStrictEqual(
+      [],
+    );
     expect(decoder.pendingBytes).toBe(FRAME_HEADER_BYTES);
   });
 });
 
-const RECOVERABLE_TYPES = ['protocol_error', 'frame_too_large'];
+const FRAME_ERROR_TYPES = ['protocol_error', 'frame_too_large'];
 
 /**
- * Feeds `chunks` to a fresh decoder and checks the outcome: each chunk either
- * returns plain-object messages, or throws a PyroostError of a frame error
- * type, after which the decoder rejects every further push.
+ * Feeds `chunks` to a fresh decoder. Each push must return plain-object
+ * messages or throw a PyroostError of a frame error type, and after an error
+ * the decoder must reject every further push with the same error.
  */
-function expectMessagesOrFrameError(chunks: readonly Buffer[], maxFrameBytes: number): void {
+function expectMessagesOrFrameError(
+  chunks: readonly Buffer[],
+  maxFrameBytes: number,
+): void {
   const decoder = new FrameDecoder({ maxFrameBytes });
   for (const chunk of chunks) {
     let messages: Record<string, unknown>[];
@@ -180,7 +215,7 @@ function expectMessagesOrFrameError(chunks: readonly Buffer[], maxFrameBytes: nu
       messages = decoder.push(chunk);
     } catch (error) {
       expect(error).toBeInstanceOf(PyroostError);
-      expect(RECOVERABLE_TYPES).toContain((error as PyroostError).type);
+      expect(FRAME_ERROR_TYPES).toContain((error as PyroostError).type);
       expect(decoder.pendingBytes).toBe(0);
       expect(catchError(() => decoder.push(Buffer.from('{}')))).toBe(error);
       expect(catchError(() => decoder.push(Buffer.alloc(0)))).toBe(error);
@@ -200,13 +235,33 @@ function frameOf(body: Uint8Array): Buffer {
 }
 
 // Bodies built from JSON punctuation and the non-finite tokens, so that the
-// decoder's slow path for NaN and Infinity sees mostly malformed JSON.
+// decoder's slow path for NaN and Infinity parses mostly malformed JSON.
 const jsonLikeBody = fc
   .array(
     fc.constantFrom(
-      '{', '}', '[', ']', '"', '\\', ':', ',', ' ', '1', '-', 'e', '.',
-      'NaN', 'Infinity', '-Infinity', 'null', 'true', '"k"', '\\"', '\\u00',
-      'é', '\ud800',
+      '{',
+      '}',
+      '[',
+      ']',
+      '"',
+      '\\',
+      ':',
+      ',',
+      ' ',
+      '1',
+      '-',
+      'e',
+      '.',
+      'NaN',
+      'Infinity',
+      '-Infinity',
+      'null',
+      'true',
+      '"k"',
+      '\\"',
+      '\\u00',
+      'é',
+      '\ud800',
     ),
     { maxLength: 30 },
   )
@@ -220,7 +275,10 @@ describe('FrameDecoder fuzzing', () => {
         fc.array(fc.nat(), { maxLength: 10 }),
         fc.integer({ min: 0, max: 300 }),
         (bytes, offsets, maxFrameBytes) => {
-          expectMessagesOrFrameError(splitAt(Buffer.from(bytes), offsets), maxFrameBytes);
+          expectMessagesOrFrameError(
+            splitAt(Buffer.from(bytes), offsets),
+            maxFrameBytes,
+          );
         },
       ),
       { numRuns: 500 },
@@ -245,9 +303,12 @@ describe('FrameDecoder fuzzing', () => {
   it('handles truncated and corrupted valid streams', () => {
     const corruption = fc.record({
       truncateAt: fc.nat(),
-      flips: fc.array(fc.record({ at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }), {
-        maxLength: 4,
-      }),
+      flips: fc.array(
+        fc.record({ at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
+        {
+          maxLength: 4,
+        },
+      ),
       inserted: fc.uint8Array({ maxLength: 6 }),
       insertAt: fc.nat(),
     });
@@ -268,8 +329,14 @@ describe('FrameDecoder fuzzing', () => {
           for (const flip of change.flips) {
             corrupted[flip.at % corrupted.length] = flip.byte;
           }
-          const truncated = corrupted.subarray(0, change.truncateAt % (corrupted.length + 1));
-          expectMessagesOrFrameError(splitAt(truncated, offsets), maxFrameBytes);
+          const truncated = corrupted.subarray(
+            0,
+            change.truncateAt % (corrupted.length + 1),
+          );
+          expectMessagesOrFrameError(
+            splitAt(truncated, offsets),
+            maxFrameBytes,
+          );
         },
       ),
       { numRuns: 500 },
@@ -300,7 +367,9 @@ describe('FrameDecoder oversized header', () => {
     expect(error).toBeInstanceOf(PyroostError);
     expect((error as PyroostError).type).toBe('frame_too_large');
     expect((error as PyroostError).message).toContain(String(threeGigabytes));
-    expect((error as PyroostError).message).toContain(String(DEFAULT_MAX_FRAME_BYTES));
+    expect((error as PyroostError).message).toContain(
+      String(DEFAULT_MAX_FRAME_BYTES),
+    );
     expect((error as PyroostError).context).toStrictEqual({
       frameBytes: threeGigabytes,
       maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
@@ -328,7 +397,9 @@ describe('FrameDecoder oversized header', () => {
       expect(decoder.push(header.subarray(index, index + 1))).toStrictEqual([]);
       expect(decoder.pendingBytes).toBe(index + 1);
     }
-    const error = catchError(() => decoder.push(header.subarray(FRAME_HEADER_BYTES - 1)));
+    const error = catchError(() =>
+      decoder.push(header.subarray(FRAME_HEADER_BYTES - 1)),
+    );
     expect((error as PyroostError).type).toBe('frame_too_large');
     expect(decoder.pendingBytes).toBe(0);
   });
@@ -336,7 +407,9 @@ describe('FrameDecoder oversized header', () => {
   it('rejects a header one byte over maxFrameBytes', () => {
     const small = Buffer.alloc(FRAME_HEADER_BYTES);
     small.writeUInt32BE(101);
-    const error = catchError(() => new FrameDecoder({ maxFrameBytes: 100 }).push(small));
+    const error = catchError(() =>
+      new FrameDecoder({ maxFrameBytes: 100 }).push(small),
+    );
     expect((error as PyroostError).type).toBe('frame_too_large');
   });
 });
@@ -367,7 +440,9 @@ describe('FrameDecoder messages before a bad frame', () => {
     const events: unknown[] = [];
     const decoder = new FrameDecoder();
 
-    const error = catchError(() => decoder.push(chunk, (decoded) => events.push(decoded)));
+    const error = catchError(() =>
+      decoder.push(chunk, (decoded) => events.push(decoded)),
+    );
 
     expect((error as PyroostError).type).toBe('protocol_error');
     expect(events).toStrictEqual([first, second]);
@@ -380,7 +455,9 @@ describe('FrameDecoder messages before a bad frame', () => {
     const events: unknown[] = [];
     const decoder = new FrameDecoder({ maxFrameBytes: 100 });
 
-    const error = catchError(() => decoder.push(chunk, (decoded) => events.push(decoded)));
+    const error = catchError(() =>
+      decoder.push(chunk, (decoded) => events.push(decoded)),
+    );
 
     expect((error as PyroostError).type).toBe('frame_too_large');
     expect(events).toStrictEqual([first, second]);
@@ -398,7 +475,9 @@ describe('encodeFrame', () => {
   it('accepts a body exactly at maxFrameBytes', () => {
     const json = '{"s":"é"}';
     const bodyBytes = Buffer.byteLength(json);
-    expect(encodeFrame(json, bodyBytes).length).toBe(FRAME_HEADER_BYTES + bodyBytes);
+    expect(encodeFrame(json, bodyBytes).length).toBe(
+      FRAME_HEADER_BYTES + bodyBytes,
+    );
   });
 
   it('rejects a body over maxFrameBytes', () => {

@@ -53,7 +53,6 @@ describe('encodeJson non-finite numbers', () => {
   });
 
   it('encodes a boxed NaN as a token', () => {
-    // eslint-disable-next-line no-new-wrappers
     const boxed = new Number(Number.NaN);
     expect(encodeJson({ n: boxed })).toBe('{"n":NaN}');
   });
@@ -79,7 +78,7 @@ describe('decodeJson non-finite tokens', () => {
     expect(() => decodeJson('{"a":"unterminated NaN')).toThrow(SyntaxError);
   });
 
-  it('decodes a 16 MB string next to a token', () => {
+  it('decodes a 16 MiB string next to a token', () => {
     const big = 'a'.repeat(16 * 1024 * 1024);
     const decoded = decodeJson(`{"s":"${big}","x":NaN}`) as {
       s: string;
@@ -89,7 +88,7 @@ describe('decodeJson non-finite tokens', () => {
     expect(decoded.x).toBeNaN();
   });
 
-  it('decodes a string of 4 M escaped quotes next to a token', () => {
+  it('decodes 4 Mi escaped quotes next to a token', () => {
     const quotes = '"'.repeat(4 * 1024 * 1024);
     const decoded = decodeJson(`{"s":${JSON.stringify(quotes)},"x":NaN}`) as {
       s: string;
@@ -117,7 +116,11 @@ describe('token text inside strings', () => {
   ];
 
   it.each(texts)('keeps %j as text beside a real token', (text) => {
-    const value = { s: text, [text]: Number.NaN, list: [text, Number.POSITIVE_INFINITY] };
+    const value = {
+      s: text,
+      [text]: Number.NaN,
+      list: [text, Number.POSITIVE_INFINITY],
+    };
     expect(roundTrip(value)).toStrictEqual(value);
   });
 
@@ -127,8 +130,8 @@ describe('token text inside strings', () => {
   });
 
   it('tags a token after a string that ends in a backslash', () => {
-    // The JSON text is {"s":"\\","x":NaN}: the string holds one backslash,
-    // so its closing quote is not escaped and NaN is outside it.
+    // The JSON text is {"s":"\\","x":NaN}. The string contains one
+    // backslash, so its closing quote is not escaped and NaN is outside it.
     expect(decodeJson('{"s":"\\\\","x":NaN}')).toStrictEqual({
       s: '\\',
       x: Number.NaN,
@@ -184,7 +187,12 @@ describe('encodeJson rejected values', () => {
   cyclicArray.push({ back: cyclicArray });
 
   const cases: { name: string; value: unknown; key: string; fix: string }[] = [
-    { name: 'bigint', value: { count: 10n }, key: 'count', fix: 'String(value)' },
+    {
+      name: 'bigint',
+      value: { count: 10n },
+      key: 'count',
+      fix: 'String(value)',
+    },
     {
       name: 'function',
       value: { callback: () => 1 },
@@ -236,7 +244,9 @@ describe('encodeJson rejected values', () => {
       expect(error).toBeInstanceOf(PyroostError);
       const pyroostError = error as PyroostError;
       expect(pyroostError.type).toBe('invalid_input');
-      expect(pyroostError.message).toContain(`key ${JSON.stringify(entry.key)}`);
+      expect(pyroostError.message).toContain(
+        `key ${JSON.stringify(entry.key)}`,
+      );
       expect(pyroostError.message).toContain(entry.fix);
       expect(pyroostError.context).toStrictEqual({ key: entry.key });
     },

@@ -51,8 +51,8 @@ export function encodeJson(value: unknown): string {
     key: string,
     current: unknown,
   ): unknown {
-    // `this` is the object that holds `key`, so every ancestor above it has
-    // been serialized completely and is off the current path.
+    // `this` is the object that contains `key`, so every ancestor above it
+    // has been serialized completely and is off the current path.
     while (ancestors.length > 0 && ancestors[ancestors.length - 1] !== this) {
       ancestors.pop();
     }
@@ -156,9 +156,9 @@ function replaceNonFiniteTags(text: string): string {
 /**
  * Decodes JSON text under the pyroost JSON policy. Plain JSON takes the
  * native `JSON.parse` path; text that contains the bare `NaN`, `Infinity` or
- * `-Infinity` tokens takes a slower path that maps them to numbers. Throws
- * the `SyntaxError` of `JSON.parse` for text that is not JSON either way,
- * and a `SyntaxError` for a bare token used as an object key.
+ * `-Infinity` tokens takes a slower path that maps them to numbers. Throws a
+ * `SyntaxError` for text that is not JSON either way, including text that
+ * uses a bare token as an object key.
  */
 export function decodeJson(text: string): unknown {
   try {
@@ -182,9 +182,9 @@ export function decodeJson(text: string): unknown {
 
 /**
  * Replaces each bare `NaN`, `Infinity` and `-Infinity` token outside JSON
- * strings with a tagged string that `JSON.parse` accepts. A hand-written scan
- * is used because a regular expression over a whole string literal overflows
- * the V8 regex backtrack stack on strings of about 10 MB.
+ * strings with a tagged string that `JSON.parse` accepts. The scan is written
+ * by hand because, on Node 20, a regular expression that matches a whole
+ * string literal overflows the V8 backtrack stack at 10 million characters.
  */
 function tagNonFiniteTokens(text: string): string {
   const parts: string[] = [];

@@ -131,7 +131,9 @@ export class PyroostError extends Error {
 
   /**
    * Rebuilds an error from its JSON form, as received from a Python worker or
-   * another machine. Unknown categories fall back to the type's category.
+   * another machine. Unknown categories fall back to the type's category. A
+   * value that is not a JSON object becomes a `protocol_error`, and a missing
+   * `type` becomes `program_error`.
    */
   static fromJSON(
     value: unknown,

@@ -47,7 +47,9 @@ function fromVector(value: unknown): unknown {
     }
     return number;
   }
-  return Object.fromEntries(entries.map(([key, inner]) => [key, fromVector(inner)]));
+  return Object.fromEntries(
+    entries.map(([key, inner]) => [key, fromVector(inner)]),
+  );
 }
 
 function catchError(run: () => unknown): unknown {
@@ -118,9 +120,9 @@ describe('frames.json vectors', () => {
     (_name, vector) => {
       const bytes = Buffer.from(vector.hex, 'hex');
       const expected = fromVector(vector.messages);
-      expect(decodeInChunks(bytes, vector.max_frame_bytes, bytes.length || 1)).toStrictEqual(
-        expected,
-      );
+      expect(
+        decodeInChunks(bytes, vector.max_frame_bytes, bytes.length || 1),
+      ).toStrictEqual(expected);
     },
   );
 
@@ -129,7 +131,9 @@ describe('frames.json vectors', () => {
     (_name, vector) => {
       const bytes = Buffer.from(vector.hex, 'hex');
       const expected = fromVector(vector.messages);
-      expect(decodeInChunks(bytes, vector.max_frame_bytes, 1)).toStrictEqual(expected);
+      expect(decodeInChunks(bytes, vector.max_frame_bytes, 1)).toStrictEqual(
+        expected,
+      );
     },
   );
 

@@ -1,0 +1,112 @@
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PyroostError, PythonPool, type PythonPoolOptions } from './index.js';
+
+const PROGRAMS = fileURLToPath(new URL('../test/fixtures/programs.py', import.meta.url));
+const pools: PythonPool[] = [];
+
+async function startPool(options: Partial<PythonPoolOptions> = {}): Promise<PythonPool> {
+  const pool = await PythonPool.start({ programs: [PROGRAMS], size: 2, ...options });
+  pools.push(pool);
+  return pool;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<PyroostError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(PyroostError);
+    return error as PyroostError;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((pool) => pool.close({ graceful: false })));
+});
+
+describe('PythonPool', () => {
+  it('runs a program and reports healthy', async () => {
+    const pool = await startPool();
+    const result = await pool.executeProgram('word_stats', { text: 'a b a c' }, { sessionId: 's1' });
+    expect(result).toEqual({ words: 4, unique: 3, top: 'a' });
+    expect(pool.programs).toContain('word_stats');
+    const health = await pool.healthCheck();
+    expect(health.status).toBe('healthy');
+    expect(health.workers.idle).toBe(2);
+    expect(pool.sessions().map((s) => s.sessionId)).toEqual(['s1']);
+  });
+
+  it('counts successes, failures and error types in stats', async () => {
+    const pool = await startPool();
+    await pool.executeProgram('square', { n: 3 });
+    const error = await rejection(pool.executeProgram('square', { n: -1 }));
+    expect(error.type).toBe('program_error');
+    const stats = pool.getStats();
+    expect(stats.totals.succeeded).toBe(1);
+    expect(stats.totals.failed).toBe(1);
+    expect(stats.errorsByType.program_error).toBe(1);
+    expect(stats.latencyMs.count).toBe(2);
+  });
+
+  it('rejects explicit undefined inputs', async () => {
+    const pool = await startPool();
+    const error = await rejection(pool.executeProgram('square', undefined));
+    expect(error.type).toBe('invalid_input');
+  });
+
+  it('runs a batch with one result or error per item, in order', async () => {
+    const pool = await startPool();
+    const inputs = Array.from({ length: 25 }, (_, i) => ({ n: i === 7 ? -7 : i }));
+    const results = await pool.executeBatch('square', inputs, { chunkSize: 4 });
+    expect(results).toHaveLength(25);
+    results.forEach((item, i) => {
+      if (i === 7) {
+        expect(item.ok).toBe(false);
+        expect(!item.ok && item.error.type).toBe('program_error');
+      } else {
+        expect(item).toEqual({ ok: true, result: i * i });
+      }
+    });
+  });
+
+  it('stops restarting past the restart intensity and reports unhealthy', async () => {
+    const pool = await startPool({ size: 1, overflow: 0, maxRestarts: 2, initialBackoffMs: 10 });
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const error = await rejection(pool.executeProgram('crash', {}, { checkoutTimeoutMs: 5_000 }));
+      expect(error.type).toBe('worker_crashed');
+      expect(error.context.exitCode).toBe(7);
+    }
+    const unhealthy = await rejection(pool.executeProgram('square', { n: 2 }));
+    expect(unhealthy.type).toBe('pool_unhealthy');
+    const health = await pool.healthCheck();
+    expect(health.status).toBe('unhealthy');
+    expect(health.reasons.join(' ')).toContain('restart intensity');
+  });
+
+  it('leaves no Python process after close or dispose', async () => {
+    const pids: number[] = [];
+    {
+      await using pool = await PythonPool.start({ programs: [PROGRAMS], size: 2 });
+      pids.push(...pool.workers().map((w) => w.pid as number));
+      expect(pids.every(isAlive)).toBe(true);
+    }
+    expect(pids).toHaveLength(2);
+    expect(pids.some(isAlive)).toBe(false);
+  });
+
+  it('rejects a start with a missing interpreter', async () => {
+    const error = await rejection(PythonPool.start({ programs: [PROGRAMS], python: '/nope/python' }));
+    expect(error.type).toBe('spawn_failed');
+    expect(error.message).toContain('/nope/python');
+  });
+});

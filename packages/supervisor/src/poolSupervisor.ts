@@ -1,0 +1,141 @@
+import type { RestartPolicy, WorkerLoss } from '@pyroost/pool';
+import { PyroostError, describeValue } from '@pyroost/protocol';
+import { silentLogger, type Logger } from '@pyroost/worker';
+
+/** Options of `PoolSupervisor`. */
+export interface PoolSupervisorOptions {
+  /** Restarts allowed within `restartWindowMs` before the pool gives up. Default 10. */
+  maxRestarts?: number;
+  /** Window over which restarts are counted, in ms. Default 60,000. */
+  restartWindowMs?: number;
+  /** Delay before the first restart after a healthy period, in ms. Default 100. */
+  initialBackoffMs?: number;
+  /** Longest delay between restarts, in ms. Default 10,000. */
+  maxBackoffMs?: number;
+  /** pino-compatible logger. Default: silent. */
+  logger?: Logger;
+}
+
+function checkCount(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0) {
+    throw new PyroostError({
+      type: 'invalid_input',
+      message: `Supervisor option ${name} must be a number >= 0, got ${describeValue(value)}.`,
+      context: { option: name, value },
+    });
+  }
+  return value;
+}
+
+/**
+ * Restart policy with exponential back-off and a restart intensity limit, as
+ * in Erlang/OTP supervisors: at most `maxRestarts` restarts within
+ * `restartWindowMs`. Past the limit it stops restarting, the pool reports
+ * `unhealthy`, and callers get `pool_unhealthy` instead of a spawn storm.
+ * The back-off doubles with each consecutive failure and resets once a
+ * replacement starts and serves.
+ */
+export class PoolSupervisor implements RestartPolicy {
+  readonly maxRestarts: number;
+  readonly restartWindowMs: number;
+  readonly initialBackoffMs: number;
+  readonly maxBackoffMs: number;
+  private readonly logger: Logger;
+  private readonly restartTimes: number[] = [];
+  private consecutiveFailures = 0;
+  private gaveUp = false;
+  private lastLoss: WorkerLoss | undefined;
+
+  constructor(options: PoolSupervisorOptions = {}) {
+    this.maxRestarts = checkCount('maxRestarts', options.maxRestarts, 10);
+    this.restartWindowMs = checkCount(
+      'restartWindowMs',
+      options.restartWindowMs,
+      60_000,
+    );
+    this.initialBackoffMs = checkCount(
+      'initialBackoffMs',
+      options.initialBackoffMs,
+      100,
+    );
+    this.maxBackoffMs = checkCount(
+      'maxBackoffMs',
+      options.maxBackoffMs,
+      10_000,
+    );
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** Whether the intensity limit was exceeded and restarts stopped. */
+  get exhausted(): boolean {
+    return this.gaveUp;
+  }
+
+  /** The most recent worker loss, with its error. */
+  get lastFailure(): WorkerLoss | undefined {
+    return this.lastLoss;
+  }
+
+  /** Restarts within the current window. */
+  restartsInWindow(now = Date.now()): number {
+    this.prune(now);
+    return this.restartTimes.length;
+  }
+
+  onWorkerLost(loss: WorkerLoss): number | null {
+    const now = Date.now();
+    this.lastLoss = loss;
+    this.prune(now);
+    if (this.gaveUp || this.restartTimes.length >= this.maxRestarts) {
+      this.gaveUp = true;
+      this.logger.error(
+        {
+          workerId: loss.workerId,
+          pid: loss.pid,
+          restarts: this.restartTimes.length,
+          restartWindowMs: this.restartWindowMs,
+          errorType: (loss.startError ?? loss.reason)?.type,
+        },
+        `restart intensity exceeded (${this.maxRestarts} restarts in ${this.restartWindowMs} ms); ` +
+          'no more workers are started',
+      );
+      return null;
+    }
+
+    this.restartTimes.push(now);
+    const delayMs = Math.min(
+      this.maxBackoffMs,
+      this.initialBackoffMs * 2 ** this.consecutiveFailures,
+    );
+    this.consecutiveFailures += 1;
+    this.logger.warn(
+      {
+        workerId: loss.workerId,
+        pid: loss.pid,
+        delayMs,
+        errorType: (loss.startError ?? loss.reason)?.type,
+      },
+      'restarting worker after back-off',
+    );
+    return delayMs;
+  }
+
+  onWorkerStarted(): void {
+    this.consecutiveFailures = 0;
+  }
+
+  private prune(now: number): void {
+    const cutoff = now - this.restartWindowMs;
+    while (
+      this.restartTimes.length > 0 &&
+      (this.restartTimes[0] as number) <= cutoff
+    ) {
+      this.restartTimes.shift();
+    }
+  }
+}

@@ -1,0 +1,5 @@
+"""A programs file without any @program function."""
+
+
+def helper():
+    return None
