@@ -316,8 +316,8 @@ export class Pool extends EventEmitter {
   ): Promise<unknown> {
     // An explicit `undefined` is a caller bug; only an omitted argument means
     // no inputs. The worker rejects it with invalid_input.
-    // eslint-disable-next-line prefer-rest-params
     const given =
+      // eslint-disable-next-line prefer-rest-params
       arguments.length > 2 && arguments[2] === undefined ? undefined : inputs;
     if (typeof sessionId !== 'string' || sessionId === '') {
       return Promise.reject(
@@ -348,8 +348,8 @@ export class Pool extends EventEmitter {
   ): Promise<unknown> {
     // An explicit `undefined` is a caller bug; only an omitted argument means
     // no inputs. The worker rejects it with invalid_input.
-    // eslint-disable-next-line prefer-rest-params
     const given =
+      // eslint-disable-next-line prefer-rest-params
       arguments.length > 1 && arguments[1] === undefined ? undefined : inputs;
     return this.run(
       undefined,

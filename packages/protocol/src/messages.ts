@@ -88,7 +88,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function isTiming(value: unknown): value is Timing {
   return (
-    isRecord(value) && isNanoseconds(value.start_ns) && isNanoseconds(value.end_ns)
+    isRecord(value) &&
+    isNanoseconds(value.start_ns) &&
+    isNanoseconds(value.end_ns)
   );
 }
 
