@@ -16,7 +16,7 @@ Encoding rules, applied to every message the worker sends:
   ``tolist()`` (NumPy arrays and scalars) become the result of ``tolist()``.
 - Any other type raises ``UnsupportedTypeError``, which names the type.
 
-Decoding accepts strict UTF-8 JSON that holds one object, including the NaN and
+Decoding accepts strict UTF-8 JSON that contains one object, including the NaN and
 Infinity tokens, and raises ``ProtocolError`` for anything else.
 """
 

@@ -12,6 +12,7 @@ The commands are ``ping``, ``execute``, ``execute_batch``, ``describe``,
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any, Callable
@@ -21,6 +22,8 @@ from .execution import CallOutcome, ProgramCaller, json_type_name
 
 # The frame body of a response, as parts that are written one after another.
 EncodedResponse = list[bytes]
+
+logger = logging.getLogger(__name__)
 
 COMMANDS = ("ping", "execute", "execute_batch", "describe", "stats", "shutdown")
 
@@ -57,6 +60,8 @@ class CommandHandler:
             body = self._handlers[command](request_id, message)
         except errors.WorkerError as error:
             command = None
+            if error.type == errors.PROTOCOL_ERROR:
+                logger.warning("rejected request %d: %s", request_id, error.message)
             body = self._encode_error(request_id, error)
         self.requests_served += 1
         return body, command == "shutdown"
@@ -119,8 +124,8 @@ class CommandHandler:
         try:
             return self._encode_ok(request_id, items, timing, program.name)
         except Exception:
-            # Encoding each item on its own is slow, so it happens only after
-            # the whole result failed to encode.
+            # Items are encoded one by one only after the whole result failed,
+            # so a batch that encodes is encoded once.
             items = [replace_unencodable(program.name, item) for item in items]
             return self._encode_ok(request_id, items, timing, program.name)
 
@@ -166,6 +171,7 @@ class CommandHandler:
         if size <= self.max_frame_bytes:
             return body
         error = frame_too_large(size, self.max_frame_bytes, program_name)
+        logger.warning("request %d: %s", request_id, error.message)
         envelope = _envelope(request_id, False, timing)
         envelope["error"] = error.to_wire()
         return [codec.encode(envelope, stringify_big_integers=False)]
@@ -293,11 +299,13 @@ def invalid_output(program_name: str, exc: Exception) -> errors.WorkerError:
 def frame_too_large(
     size: int, max_frame_bytes: int, program_name: str | None
 ) -> errors.WorkerError:
-    source = f"program {program_name!r}" if program_name else "the command"
+    subject = "the response"
+    if program_name is not None:
+        subject = f"the response from program {program_name!r}"
     return errors.WorkerError(
         errors.COMMUNICATION,
         errors.FRAME_TOO_LARGE,
-        f"the response from {source} is {size} bytes, over the maximum frame "
+        f"{subject} is {size} bytes, over the maximum frame "
         f"size of {max_frame_bytes} bytes. Return less data, or raise "
         "maxFrameBytes for the pool.",
         {"program": program_name, "size": size, "max_frame_bytes": max_frame_bytes},

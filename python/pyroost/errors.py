@@ -4,7 +4,7 @@ On the wire an error is an object ``{"category", "type", "message", "context"}``
 ``category`` is ``"program"`` for failures of a program or its inputs and
 outputs, and ``"communication"`` for malformed requests and oversized frames.
 ``type`` is a stable identifier that callers match on. ``message`` is for people.
-``context`` holds the details as JSON values.
+``context`` contains the details as JSON values.
 """
 
 from __future__ import annotations

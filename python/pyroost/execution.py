@@ -62,7 +62,11 @@ class ProgramCaller:
         session_id: str | None,
         trace: Any,
     ) -> CallOutcome:
-        """Bind inputs, call the program and return its outcome. Never raises."""
+        """Bind inputs, call the program and return its outcome.
+
+        Invalid inputs and every exception raised by the program are returned
+        as the outcome's error, not raised.
+        """
         try:
             args, kwargs = bind_inputs(program, inputs)
         except errors.WorkerError as error:

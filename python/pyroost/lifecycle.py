@@ -1,4 +1,4 @@
-"""Signals and parent death: the ways a worker is told to stop.
+"""Signals and parent death, the events that stop a worker from outside.
 
 The Node parent owns shutdown, so SIGINT is ignored. Ctrl-C in a terminal
 reaches the whole process group, and Node decides when its workers stop.

@@ -102,7 +102,7 @@ def _parse_decorator_arguments(
         )
     if len(args) > 1 or (args and "name" in kwargs):
         raise TypeError("program() takes at most one argument, the program name")
-    if len(args) == 1 and callable(args[0]) and not isinstance(args[0], str):
+    if len(args) == 1 and callable(args[0]):
         return None, args[0]
     name = args[0] if args else kwargs.get("name")
     if name is not None and (not isinstance(name, str) or not name):
@@ -133,9 +133,8 @@ def _register(function: F, name: str | None) -> F:
 def _is_same_function(first: Callable[..., Any], second: Callable[..., Any]) -> bool:
     if first is second:
         return True
-    return _function_identity(first) is not None and _function_identity(
-        first
-    ) == _function_identity(second)
+    identity = _function_identity(first)
+    return identity is not None and identity == _function_identity(second)
 
 
 def _function_identity(function: Callable[..., Any]) -> tuple[str, str, int] | None:

@@ -1,8 +1,8 @@
 """Memory figures for the ``stats`` command.
 
 On Linux the current resident set size comes from ``/proc/self/statm``. Other
-platforms have no cheap source for it, so the peak from ``getrusage`` stands in.
-``ru_maxrss`` is in KiB on Linux and in bytes on macOS.
+platforms have no cheap source for it, so the peak from ``getrusage`` is
+reported instead. ``ru_maxrss`` is in KiB on Linux and in bytes on macOS.
 """
 
 from __future__ import annotations

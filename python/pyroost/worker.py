@@ -53,7 +53,9 @@ def run(program_entries: list[str], max_frame_bytes: int, parent_pid: int) -> in
     try:
         names = loader.load_programs(program_entries)
     except loader.StartupError as exc:
-        logger.error("start-up failed: %s", exc.error.message)
+        traceback_text = exc.error.context.get("traceback", "").rstrip()
+        details = f"\n{traceback_text}" if traceback_text else ""
+        logger.error("start-up failed: %s%s", exc.error.message, details)
         message = {"type": "startup_error", "error": exc.error.to_wire()}
         _send_quietly(channels.output_fd, message)
         return EXIT_STARTUP_FAILED

@@ -3,7 +3,7 @@
 Usage: parent_process.py STDIN_FD STDOUT_FD PROGRAMS. It starts a worker with
 the given descriptors as its stdin and stdout, prints the worker's pid and then
 sleeps until the test kills it. Because the test keeps the other ends of both
-pipes, the worker sees no end of file when this parent dies.
+pipes, the worker gets no end of file when this parent dies.
 """
 
 import subprocess

@@ -50,7 +50,9 @@ def test_big_integers_inside_containers_and_tolist() -> None:
 
 
 def test_big_integers_kept_when_stringify_disabled() -> None:
-    encoded = codec.encode({"ns": 1_700_000_000_000_000_000}, stringify_big_integers=False)
+    encoded = codec.encode(
+        {"ns": 1_700_000_000_000_000_000}, stringify_big_integers=False
+    )
     assert encoded == b'{"ns":1700000000000000000}'
 
 

@@ -83,6 +83,14 @@ def test_sigterm_in_flight_sends_response(spawn_worker) -> None:
     assert worker.wait(timeout=2) == 0
 
 
+def test_sigterm_during_startup_exits_promptly(spawn_worker) -> None:
+    worker = spawn_worker([program_path("slow_import.py")])
+    worker.wait_for_stderr("import started")
+    worker.process.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=1) == 0
+    assert worker.read_message() is None
+
+
 def test_sigint_ignored(spawn_worker) -> None:
     worker = spawn_worker([BASIC])
     worker.read_ready()
@@ -96,8 +104,13 @@ def test_parent_death_ends_worker() -> None:
     worker_stdin_read, worker_stdin_write = os.pipe()
     worker_stdout_read, worker_stdout_write = os.pipe()
     parent = subprocess.Popen(
-        [sys.executable, PARENT_SCRIPT, str(worker_stdin_read),
-         str(worker_stdout_write), BASIC],
+        [
+            sys.executable,
+            PARENT_SCRIPT,
+            str(worker_stdin_read),
+            str(worker_stdout_write),
+            BASIC,
+        ],
         stdout=subprocess.PIPE,
         pass_fds=(worker_stdin_read, worker_stdout_write),
         env=worker_env(),

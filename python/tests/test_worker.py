@@ -76,7 +76,7 @@ def test_program_error_with_traceback(worker: WorkerProcess) -> None:
     assert context["session_id"] == "s"
     assert context["exception"] == "ValueError"
     assert "basic.py" in context["traceback"]
-    assert 'raise ValueError(message)' in context["traceback"]
+    assert "raise ValueError(message)" in context["traceback"]
     assert "pyroost/execution.py" not in context["traceback"]
     assert "timing" in response
 
@@ -219,9 +219,7 @@ def test_opentelemetry_not_imported_without_trace(worker: WorkerProcess) -> None
 
 def test_execute_batch(worker: WorkerProcess) -> None:
     inputs_list = [{"a": 1, "b": 2}, {"a": "x", "b": 1}, {"c": 1}, {"a": 5}]
-    response = worker.request(
-        "execute_batch", program="add", inputs_list=inputs_list
-    )
+    response = worker.request("execute_batch", program="add", inputs_list=inputs_list)
     assert response["ok"] is True
     ok, raised, invalid, default = response["result"]
     assert ok == {"ok": True, "result": 3}
@@ -286,11 +284,21 @@ def test_stats(worker: WorkerProcess) -> None:
         {"type": "request", "id": 1, "command": "explode"},
         {"type": "request", "id": 1},
         {"type": "request", "id": 1, "command": "execute", "program": 3},
-        {"type": "request", "id": 1, "command": "execute", "program": "add",
-         "session_id": 5},
+        {
+            "type": "request",
+            "id": 1,
+            "command": "execute",
+            "program": "add",
+            "session_id": 5,
+        },
     ],
-    ids=["wrong type", "unknown command", "no command", "program number",
-         "session number"],
+    ids=[
+        "wrong type",
+        "unknown command",
+        "no command",
+        "program number",
+        "session number",
+    ],
 )
 def test_malformed_request_protocol_error(worker: WorkerProcess, message) -> None:
     worker.send(message)

@@ -64,9 +64,7 @@ class WorkerProcess:
         self.pid = self.process.pid
         self._stderr = bytearray()
         self._stderr_lock = threading.Lock()
-        self._messages: queue.Queue[tuple[bytes, dict[str, Any]] | None] = (
-            queue.Queue()
-        )
+        self._messages: queue.Queue[tuple[bytes, dict[str, Any]] | None] = queue.Queue()
         self._next_id = 1
         self._threads = [
             threading.Thread(target=self._drain_stdout, daemon=True),
