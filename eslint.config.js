@@ -13,6 +13,9 @@ export default tseslint.config(
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      // `arguments.length` tells an omitted inputs argument (no inputs) from
+      // an explicit `undefined` (a caller bug), which defaults cannot.
+      'prefer-rest-params': 'off',
     },
   },
 );

@@ -1,3 +1,4 @@
+// @module-tag core
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PyroostError, PythonPool, type PythonPoolOptions } from './index.js';

@@ -138,7 +138,6 @@ export class PythonPool implements AsyncDisposable {
     options: ExecuteProgramOptions = {},
   ): Promise<unknown> {
     // An explicit `undefined` is a caller bug; only an omitted argument means no inputs.
-    // eslint-disable-next-line prefer-rest-params
     const given =
       arguments.length > 1 && arguments[1] === undefined ? undefined : inputs;
     const { sessionId } = options;
@@ -201,7 +200,12 @@ export class PythonPool implements AsyncDisposable {
             ),
           ),
         );
-        return settled.flat();
+        const results = settled.flat();
+        span.setAttribute(
+          'pyroost.batch.failed',
+          results.filter((item) => !item.ok).length,
+        );
+        return results;
       },
     );
   }

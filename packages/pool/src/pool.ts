@@ -4,6 +4,7 @@ import {
   SpanKind,
   context,
   type MeterProvider,
+  type Span,
   type TracerProvider,
 } from '@opentelemetry/api';
 import {
@@ -14,6 +15,7 @@ import {
 } from '@pyroost/protocol';
 import {
   ATTR_SESSION_ID,
+  EncodedInputs,
   PythonWorker,
   recordFailure,
   silentLogger,
@@ -315,10 +317,9 @@ export class Pool extends EventEmitter {
     options: ExecuteOptions = {},
   ): Promise<unknown> {
     // An explicit `undefined` is a caller bug; only an omitted argument means
-    // no inputs. The worker rejects it with invalid_input.
+    // no inputs. EncodedInputs rejects it with invalid_input.
     const given =
-      // eslint-disable-next-line prefer-rest-params
-      arguments.length > 2 && arguments[2] === undefined ? undefined : inputs;
+        arguments.length > 2 && arguments[2] === undefined ? undefined : inputs;
     if (typeof sessionId !== 'string' || sessionId === '') {
       return Promise.reject(
         new PyroostError({
@@ -330,8 +331,9 @@ export class Pool extends EventEmitter {
     return this.run(
       sessionId,
       program,
-      (member, timeoutMs) =>
-        member.worker.execute(program, given as Record<string, unknown>, {
+      () => EncodedInputs.forExecute(program, given, { sessionId }),
+      (member, timeoutMs, encoded) =>
+        member.worker.execute(program, encoded, {
           timeoutMs,
           signal: options.signal,
           sessionId,
@@ -347,15 +349,15 @@ export class Pool extends EventEmitter {
     options: ExecuteOptions = {},
   ): Promise<unknown> {
     // An explicit `undefined` is a caller bug; only an omitted argument means
-    // no inputs. The worker rejects it with invalid_input.
+    // no inputs. EncodedInputs rejects it with invalid_input.
     const given =
-      // eslint-disable-next-line prefer-rest-params
-      arguments.length > 1 && arguments[1] === undefined ? undefined : inputs;
+        arguments.length > 1 && arguments[1] === undefined ? undefined : inputs;
     return this.run(
       undefined,
       program,
-      (member, timeoutMs) =>
-        member.worker.execute(program, given as Record<string, unknown>, {
+      () => EncodedInputs.forExecute(program, given),
+      (member, timeoutMs, encoded) =>
+        member.worker.execute(program, encoded, {
           timeoutMs,
           signal: options.signal,
         }),
@@ -377,8 +379,9 @@ export class Pool extends EventEmitter {
     return this.run(
       sessionId,
       program,
-      (member, timeoutMs) =>
-        member.worker.executeBatch(program, inputsList, {
+      () => EncodedInputs.forBatch(program, inputsList, { sessionId }),
+      (member, timeoutMs, encoded) =>
+        member.worker.executeBatch(program, encoded, {
           timeoutMs,
           signal,
           sessionId,
@@ -522,10 +525,22 @@ export class Pool extends EventEmitter {
     }
   }
 
+  /**
+   * Runs one call: encodes its inputs before checkout, so inputs that JSON
+   * cannot carry reject at once and never wait for a worker, then checks out
+   * a worker, calls it and checks it back in. A worker's task count grows
+   * only by the requests Python answered, so calls rejected before sending
+   * do not bring its recycling closer.
+   */
   private async run<T>(
     sessionId: string | undefined,
     program: string,
-    call: (member: Member, timeoutMs: number | undefined) => Promise<T>,
+    encode: () => EncodedInputs,
+    call: (
+      member: Member,
+      timeoutMs: number | undefined,
+      encoded: EncodedInputs,
+    ) => Promise<T>,
     options: ExecuteOptions,
   ): Promise<T> {
     this.checkProgram(program, sessionId);
@@ -534,29 +549,32 @@ export class Pool extends EventEmitter {
     this.totals.executions += 1;
 
     let member: Member | undefined;
+    let servedBefore = 0;
+    let failure: PyroostError | undefined;
     try {
+      const encoded = encode();
       member = await this.checkout(sessionId, options);
-      member.tasks += 1;
+      servedBefore = member.worker.requestsServed;
       const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-      const result = await call(member, timeoutMs);
+      const result = await call(member, timeoutMs, encoded);
       this.totals.succeeded += 1;
-      this.metrics.recordExecution(
-        program,
-        (performance.now() - startedAt) / 1000,
-        sessionId,
-      );
       return result;
     } catch (error) {
-      const failure = this.translateError(error, sessionId);
+      failure = this.translateError(error, sessionId);
       this.totals.failed += 1;
       this.errorsByType[failure.type] =
         (this.errorsByType[failure.type] ?? 0) + 1;
       this.sessionRegistry.recordError(sessionId);
-      this.metrics.recordError(failure.type, program, sessionId);
+      this.metrics.recordError(failure.type, program);
       throw failure;
     } finally {
-      this.latency.record(performance.now() - startedAt);
-      if (member) this.checkin(member);
+      const elapsedMs = performance.now() - startedAt;
+      this.latency.record(elapsedMs);
+      this.metrics.recordExecution(program, elapsedMs / 1000, failure?.type);
+      if (member) {
+        member.tasks += member.worker.requestsServed - servedBefore;
+        this.checkin(member);
+      }
     }
   }
 
@@ -624,54 +642,16 @@ export class Pool extends EventEmitter {
     });
   }
 
+  /**
+   * Takes a free worker or queues for one. Every checkout, instant or queued,
+   * is traced as a `pyroost.checkout` span, so each execution has the same
+   * span tree.
+   */
   private checkout(
     sessionId: string | undefined,
     options: ExecuteOptions,
   ): Promise<Member> {
-    const member = this.idle.pop();
-    if (member) {
-      this.clearIdleTimer(member);
-      member.checkedOut = true;
-      this.checkoutWait.record(0);
-      this.metrics.recordCheckoutWait(0, sessionId);
-      return Promise.resolve(member);
-    }
-    if (
-      this.replacementStopped &&
-      this.members.size === 0 &&
-      this.startingCore === 0
-    ) {
-      return Promise.reject(this.unhealthyError());
-    }
-    if (options.signal?.aborted) {
-      return Promise.reject(this.abortedWhileQueued(sessionId, options.signal));
-    }
-    if (this.waiters.length >= this.maxQueue) {
-      return Promise.reject(
-        new PyroostError({
-          type: 'queue_full',
-          message:
-            `The wait queue is full (${this.waiters.length} callers waiting, maxQueue ${this.maxQueue}, ` +
-            `pool size ${this.size} + overflow ${this.overflow}); retry later, raise maxQueue, ` +
-            'or add workers.',
-          context: {
-            queueLength: this.waiters.length,
-            maxQueue: this.maxQueue,
-            size: this.size,
-            sessionId,
-          },
-        }),
-      );
-    }
-    return this.enqueue(sessionId, options);
-  }
-
-  private enqueue(
-    sessionId: string | undefined,
-    options: ExecuteOptions,
-  ): Promise<Member> {
-    const tracer = getTracer(this.tracerProvider);
-    const span = tracer.startSpan(
+    const span = getTracer(this.tracerProvider).startSpan(
       'pyroost.checkout',
       {
         kind: SpanKind.INTERNAL,
@@ -680,6 +660,68 @@ export class Pool extends EventEmitter {
       },
       context.active(),
     );
+    const member = this.idle.pop();
+    if (member) {
+      this.clearIdleTimer(member);
+      member.checkedOut = true;
+      this.checkoutWait.record(0);
+      this.metrics.recordCheckoutWait(0);
+      span.setAttributes({
+        'pyroost.checkout.queued': false,
+        'pyroost.worker.id': member.worker.id,
+      });
+      span.end();
+      return Promise.resolve(member);
+    }
+    const failure = this.checkoutRejection(sessionId, options);
+    if (failure) {
+      span.setAttribute('pyroost.checkout.queued', false);
+      recordFailure(span, failure);
+      span.end();
+      return Promise.reject(failure);
+    }
+    span.setAttribute('pyroost.checkout.queued', true);
+    return this.enqueue(sessionId, options, span);
+  }
+
+  /** Returns why a caller that finds no free worker cannot queue, or undefined if it can. */
+  private checkoutRejection(
+    sessionId: string | undefined,
+    options: ExecuteOptions,
+  ): PyroostError | undefined {
+    if (
+      this.replacementStopped &&
+      this.members.size === 0 &&
+      this.startingCore === 0
+    ) {
+      return this.unhealthyError();
+    }
+    if (options.signal?.aborted) {
+      return this.abortedWhileQueued(sessionId, options.signal);
+    }
+    if (this.waiters.length >= this.maxQueue) {
+      return new PyroostError({
+        type: 'queue_full',
+        message:
+          `The wait queue is full (${this.waiters.length} callers waiting, maxQueue ${this.maxQueue}, ` +
+          `pool size ${this.size} + overflow ${this.overflow}); retry later, raise maxQueue, ` +
+          'or add workers.',
+        context: {
+          queueLength: this.waiters.length,
+          maxQueue: this.maxQueue,
+          size: this.size,
+          sessionId,
+        },
+      });
+    }
+    return undefined;
+  }
+
+  private enqueue(
+    sessionId: string | undefined,
+    options: ExecuteOptions,
+    span: Span,
+  ): Promise<Member> {
     const queuedAt = performance.now();
     const checkoutTimeoutMs =
       options.checkoutTimeoutMs ?? this.checkoutTimeoutMs;
@@ -695,11 +737,12 @@ export class Pool extends EventEmitter {
         signal?.removeEventListener('abort', onAbort);
         const waitedMs = performance.now() - queuedAt;
         this.checkoutWait.record(waitedMs);
-        this.metrics.recordCheckoutWait(waitedMs / 1000, sessionId);
+        this.metrics.recordCheckoutWait(waitedMs / 1000);
         span.setAttribute('pyroost.queue.wait_ms', waitedMs);
       };
       waiter.resolve = (member) => {
         finish();
+        span.setAttribute('pyroost.worker.id', member.worker.id);
         span.end();
         resolve(member);
       };

@@ -6,6 +6,7 @@ export {
   type WorkerState,
   type WorkerExit,
 } from './pythonWorker.js';
+export { EncodedInputs } from './encodedInputs.js';
 export { silentLogger, type Logger, type LogFields } from './logger.js';
 export { findBridgeDirectory } from './bridgePath.js';
 export {

@@ -1,3 +1,4 @@
+// @module-tag core
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PyroostError } from '@pyroost/protocol';

@@ -27,6 +27,7 @@ import {
   type Timing,
 } from '@pyroost/protocol';
 import { findBridgeDirectory } from './bridgePath.js';
+import { EncodedInputs } from './encodedInputs.js';
 import { silentLogger, type Logger } from './logger.js';
 import { StderrBuffer } from './stderrBuffer.js';
 import {
@@ -94,13 +95,19 @@ interface InFlight {
   program: string | undefined;
   sessionId: string | undefined;
   resolve: (value: { result: unknown; timing: Timing | undefined }) => void;
-  reject: (error: PyroostError) => void;
+  /** `timing` is set when Python ran the request and answered with an error. */
+  reject: (error: PyroostError, timing?: Timing) => void;
+  /** Clears the request's timeout and abort listener once a response has arrived. */
+  stopWatching: () => void;
 }
 
 const DEFAULT_START_TIMEOUT_MS = 20_000;
 const DEFAULT_KILL_GRACE_MS = 2_000;
 const DEFAULT_STDERR_BUFFER_BYTES = 64 * 1024;
-/** Longest wait for the last stdout bytes after the process has exited. */
+/**
+ * Longest wait for the last stdout bytes after the process has exited, and
+ * for the exit event after stdout has ended.
+ */
 const STDOUT_DRAIN_MS = 200;
 
 function delay(ms: number): Promise<void> {
@@ -108,12 +115,6 @@ function delay(ms: number): Promise<void> {
 }
 
 let workerCount = 0;
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const prototype = Object.getPrototypeOf(value) as unknown;
-  return prototype === Object.prototype || prototype === null;
-}
 
 /**
  * One Python process running the pyroost bridge, and its pipes. It runs one
@@ -137,10 +138,13 @@ export class PythonWorker extends EventEmitter {
   private readonly killGraceMs: number;
   private nextRequestId = 1;
   private inFlight: InFlight | undefined;
+  /** Session of a request whose response arrived in the current I/O turn. */
+  private settlingSessionId: string | undefined;
   private ready: ReadyMessage | undefined;
   private onStartMessage:
     ((message: ReadyMessage | PyroostError) => void) | undefined;
   private requestsServed_ = 0;
+  private processExited = false;
   private exitInfo: WorkerExit | undefined;
   private failure: PyroostError | undefined;
   private readonly exited_: Promise<WorkerExit>;
@@ -162,7 +166,14 @@ export class PythonWorker extends EventEmitter {
     this.decoder = new FrameDecoder({ maxFrameBytes: this.maxFrameBytes });
     this.stderr = new StderrBuffer(
       options.stderrBufferBytes ?? DEFAULT_STDERR_BUFFER_BYTES,
-      (line) => this.logger.info(this.logFields({ stream: 'stderr' }), line),
+      (line) =>
+        this.logger.info(
+          this.logFields({
+            stream: 'stderr',
+            sessionId: this.inFlight?.sessionId ?? this.settlingSessionId,
+          }),
+          line,
+        ),
     );
 
     const bridge = findBridgeDirectory();
@@ -199,11 +210,13 @@ export class PythonWorker extends EventEmitter {
       this.subprocess.stdout?.once('end', resolve);
       this.subprocess.stdout?.once('close', resolve);
     });
+    void stdoutEnded.then(() => this.handleStdoutEnd());
     this.exited_ = new Promise<WorkerExit>((resolve) => {
       this.resolveExit = (exitCode, signal) => {
         if (!this.exitInfo) resolve(this.handleExit(exitCode, signal));
       };
       this.subprocess.on('exit', (exitCode, signal) => {
+        this.processExited = true;
         // A response written just before exit may still be in the pipe: read
         // stdout to its end, but do not wait on a grandchild that holds it.
         const grace = delay(STDOUT_DRAIN_MS);
@@ -309,61 +322,66 @@ export class PythonWorker extends EventEmitter {
 
   /**
    * Runs a registered program with keyword arguments and resolves with its
-   * return value. Rejects with a `PyroostError`; after `execution_timeout`,
-   * `aborted`, `protocol_error` or `worker_crashed` the worker is dead.
+   * return value. `inputs` may be encoded ahead with
+   * `EncodedInputs.forExecute`. Rejects with a `PyroostError`; after
+   * `execution_timeout`, `aborted`, `protocol_error` or `worker_crashed` the
+   * worker is dead.
    */
   async execute(
     program: string,
-    inputs: Record<string, unknown> = {},
+    inputs: Record<string, unknown> | EncodedInputs = {},
     options: ExecuteOptions = {},
   ): Promise<unknown> {
     this.checkProgram(program);
     // An explicit `undefined` is a caller bug; only an omitted argument means no inputs.
-    // eslint-disable-next-line prefer-rest-params
-    if (arguments.length > 1 && arguments[1] === undefined) inputs = undefined as never;
-    if (!isPlainObject(inputs)) {
-      throw new PyroostError({
-        type: 'invalid_input',
-        message:
-          `Inputs of program "${program}" must be a plain object of keyword arguments, ` +
-          `got ${describeValue(inputs)}.`,
-        context: this.errorContext({ program, sessionId: options.sessionId }),
-      });
-    }
+    if (arguments.length > 1 && arguments[1] === undefined)
+      inputs = undefined as never;
+    const context = this.errorContext({
+      program,
+      sessionId: options.sessionId,
+    });
+    const encoded =
+      inputs instanceof EncodedInputs
+        ? inputs
+        : EncodedInputs.forExecute(program, inputs, context);
+    this.checkEncodedField(encoded, 'inputs', program, context);
     const { result } = await this.request(
       'execute',
-      { program, inputs },
+      { program },
       options,
+      encoded,
     );
     return result;
   }
 
   /**
    * Runs a program once per inputs object, in order, in one round trip.
+   * `inputsList` may be encoded ahead with `EncodedInputs.forBatch`.
    * Resolves with one result or error per item; rejects only when the whole
    * request fails (timeout, crash, frame too large).
    */
   async executeBatch(
     program: string,
-    inputsList: Record<string, unknown>[],
+    inputsList: Record<string, unknown>[] | EncodedInputs,
     options: ExecuteOptions = {},
   ): Promise<BatchResult[]> {
     this.checkProgram(program);
-    if (!Array.isArray(inputsList) || !inputsList.every(isPlainObject)) {
-      throw new PyroostError({
-        type: 'invalid_input',
-        message:
-          `Batch inputs of program "${program}" must be an array of plain objects, ` +
-          `got ${describeValue(inputsList)}.`,
-        context: this.errorContext({ program, sessionId: options.sessionId }),
-      });
-    }
+    const context = this.errorContext({
+      program,
+      sessionId: options.sessionId,
+    });
+    const encoded =
+      inputsList instanceof EncodedInputs
+        ? inputsList
+        : EncodedInputs.forBatch(program, inputsList, context);
+    this.checkEncodedField(encoded, 'inputs_list', program, context);
     const { result } = await this.request(
       'execute_batch',
-      { program, inputs_list: inputsList },
+      { program },
       options,
+      encoded,
     );
-    const items: BatchItem[] = parseBatchItems(result, inputsList.length);
+    const items: BatchItem[] = parseBatchItems(result, encoded.count);
     return items.map((item) =>
       item.ok
         ? { ok: true, result: item.result }
@@ -445,6 +463,23 @@ export class PythonWorker extends EventEmitter {
     }
   }
 
+  private checkEncodedField(
+    encoded: EncodedInputs,
+    field: EncodedInputs['field'],
+    program: string,
+    context: ErrorContext,
+  ): void {
+    if (encoded.field === field) return;
+    const builder = field === 'inputs' ? 'forExecute' : 'forBatch';
+    throw new PyroostError({
+      type: 'invalid_input',
+      message:
+        `Inputs of program "${program}" were encoded for ${encoded.field}, not ${field}; ` +
+        `encode them with EncodedInputs.${builder}.`,
+      context,
+    });
+  }
+
   private unavailableError(
     program: string | undefined,
     sessionId: string | undefined,
@@ -468,10 +503,15 @@ export class PythonWorker extends EventEmitter {
     );
   }
 
+  /**
+   * Sends one request and settles with its response. `encoded` inputs are
+   * spliced into the request's JSON text under their field, unchanged.
+   */
   private request(
     command: Command,
     fields: Partial<RequestMessage>,
     options: ExecuteOptions,
+    encoded?: EncodedInputs,
   ): Promise<{ result: unknown; timing: Timing | undefined }> {
     const program = fields.program;
     const { sessionId, signal, timeoutMs } = options;
@@ -514,7 +554,12 @@ export class PythonWorker extends EventEmitter {
 
     let frame: Buffer;
     try {
-      frame = encodeFrame(encodeJson(message), this.maxFrameBytes);
+      let json = encodeJson(message);
+      if (encoded) {
+        // The envelope is a JSON object, so its text ends with its closing brace.
+        json = `${json.slice(0, -1)},"${encoded.field}":${encoded.json}}`;
+      }
+      frame = encodeFrame(json, this.maxFrameBytes);
     } catch (error) {
       const failure = this.withContext(
         error as PyroostError,
@@ -546,17 +591,19 @@ export class PythonWorker extends EventEmitter {
         command,
         program,
         sessionId,
+        stopWatching: cleanup,
         resolve: (value) => {
           cleanup();
           if (span) {
-            this.recordPythonSpan(span, value.timing, sessionId);
+            this.recordPythonSpan(span, value.timing, program, sessionId);
             span.end();
           }
           resolve(value);
         },
-        reject: (error) => {
+        reject: (error, timing) => {
           cleanup();
           if (span) {
+            this.recordPythonSpan(span, timing, program, sessionId, error);
             recordFailure(span, error);
             span.end();
           }
@@ -609,10 +656,18 @@ export class PythonWorker extends EventEmitter {
     });
   }
 
+  /**
+   * Records the time Python spent on a request, taken from the response's
+   * `timing`, as a child span of the request span. Python's clock is the
+   * same wall clock as Node's on one machine, so the child sits inside its
+   * parent up to clock resolution.
+   */
   private recordPythonSpan(
     parent: Span,
     timing: Timing | undefined,
+    program: string | undefined,
     sessionId: string | undefined,
+    error?: PyroostError,
   ): void {
     if (!timing || !parent.isRecording()) return;
     const tracer = getTracer(this.tracerProvider);
@@ -620,16 +675,18 @@ export class PythonWorker extends EventEmitter {
     const span = tracer.startSpan(
       'pyroost.python',
       {
-        startTime: nanosToHrTime(Number(timing.start_ns)),
+        startTime: nanosToHrTime(timing.start_ns),
         attributes: {
           'pyroost.worker.id': this.id,
           'process.pid': this.pid ?? -1,
+          'pyroost.program': program ?? '',
           ...(sessionId === undefined ? {} : { [ATTR_SESSION_ID]: sessionId }),
         },
       },
       parentContext,
     );
-    span.end(nanosToHrTime(Number(timing.end_ns)));
+    if (error) recordFailure(span, error);
+    span.end(nanosToHrTime(timing.end_ns));
   }
 
   private async waitForReady(startTimeoutMs: number): Promise<void> {
@@ -697,6 +754,47 @@ export class PythonWorker extends EventEmitter {
     }
   }
 
+  /**
+   * Kills a worker whose stdout ended while the process lives on: a program
+   * closed the protocol channel, so no response can arrive and the caller
+   * would otherwise wait for its timeout. An exiting process also ends its
+   * stdout, so the check waits `STDOUT_DRAIN_MS` for the exit event first.
+   */
+  private handleStdoutEnd(): void {
+    const check = (): void => {
+      if (this.processExited || this.exitInfo || this.state_ === 'stopping')
+        return;
+      const running = this.inFlight
+        ? `while running ${this.inFlight.program ?? this.inFlight.command}`
+        : 'while idle';
+      const failure = new PyroostError({
+        type: 'protocol_error',
+        message:
+          `Worker ${this.id} (pid ${this.pid}) closed its protocol channel (stdout) ${running}, ` +
+          'so it cannot answer any more; the worker was killed. Programs must not close ' +
+          'file descriptors they did not open.',
+        context: this.errorContext({
+          program: this.inFlight?.program,
+          sessionId: this.inFlight?.sessionId,
+        }),
+      });
+      this.logger.error(
+        this.logFields({ errorType: failure.type }),
+        failure.message,
+      );
+      if (this.onStartMessage) {
+        this.onStartMessage(failure);
+        return;
+      }
+      this.failure ??= failure;
+      if (this.inFlight) this.failRequest(failure);
+      else void this.kill();
+    };
+    // setImmediate runs after the poll phase, where a pending exit event of
+    // a process that just ended is delivered, even if the loop was blocked.
+    setTimeout(() => setImmediate(check).unref(), STDOUT_DRAIN_MS).unref();
+  }
+
   private handleMessage(message: ReturnType<typeof parseWorkerMessage>): void {
     if (message.type === 'ready') {
       if (!this.onStartMessage) throw this.unexpected('a second ready message');
@@ -724,21 +822,34 @@ export class PythonWorker extends EventEmitter {
     }
 
     this.inFlight = undefined;
+    inFlight.stopWatching();
     this.requestsServed_ += 1;
     if (this.state_ === 'busy') this.setState('idle');
-    if (message.ok) {
-      inFlight.resolve({ result: message.result, timing: message.timing });
-      return;
-    }
-    inFlight.reject(
-      PyroostError.fromJSON(
-        message.error,
-        this.errorContext({
-          program: inFlight.program,
-          sessionId: inFlight.sessionId,
-        }),
-      ),
-    );
+    const settle = message.ok
+      ? () =>
+          inFlight.resolve({ result: message.result, timing: message.timing })
+      : () =>
+          inFlight.reject(
+            PyroostError.fromJSON(
+              message.error,
+              this.errorContext({
+                program: inFlight.program,
+                sessionId: inFlight.sessionId,
+              }),
+            ),
+            message.timing,
+          );
+    // Python writes a program's stderr before its response, but Node may read
+    // the stdout pipe first. Settling after this I/O turn lets stderr that
+    // came in the same turn reach the logger with this request's session,
+    // before the caller can send the next request.
+    // NOTE: stderr that is still in Python's buffers (a line without a
+    // newline) or that arrives in a later turn is logged without a session.
+    this.settlingSessionId = inFlight.sessionId;
+    setImmediate(() => {
+      this.settlingSessionId = undefined;
+      settle();
+    });
   }
 
   private unexpected(what: string): PyroostError {
@@ -794,12 +905,14 @@ export class PythonWorker extends EventEmitter {
     this.setState('exited');
 
     this.onStartMessage?.(this.failure ?? crash);
+    // Read the fields while the request is still in flight, so that the line
+    // names its session.
+    const fields = this.logFields({ exitCode, signal });
     if (this.inFlight) {
       const inFlight = this.inFlight;
       this.inFlight = undefined;
       inFlight.reject(crash);
     }
-    const fields = this.logFields({ exitCode, signal });
     if (expected) this.logger.info(fields, 'worker exited');
     else
       this.logger.warn(fields, `worker exited unexpectedly: ${crash.message}`);

@@ -2,16 +2,25 @@ import {
   SpanStatusCode,
   isSpanContextValid,
   trace,
+  type HrTime,
   type Span,
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
 import { isPyroostError } from '@pyroost/protocol';
 
-/** Attribute name OpenTelemetry's semantic conventions give a session id. */
+/** Attribute name that the OpenTelemetry semantic conventions give a session id. */
 export const ATTR_SESSION_ID = 'session.id';
 
-/** Returns the tracer of a package from the given provider, or the global one. */
+/** Attribute that OpenTelemetry's semantic conventions use for a failure's type. */
+const ATTR_ERROR_TYPE = 'error.type';
+
+/** `error.type` value for a failure that is neither a PyroostError nor a named Error. */
+const OTHER_ERROR_TYPE = '_OTHER';
+
+const NANOS_PER_SECOND = 1_000_000_000n;
+
+/** Returns this package's tracer from the given provider, or the global one. */
 export function getTracer(provider: TracerProvider | undefined): Tracer {
   return (provider ?? trace.getTracerProvider()).getTracer(
     __PACKAGE_NAME__,
@@ -19,7 +28,7 @@ export function getTracer(provider: TracerProvider | undefined): Tracer {
   );
 }
 
-/** W3C `traceparent` header value for a span, or undefined for a non-recording no-op span. */
+/** Returns the W3C `traceparent` header value for a span, or undefined for a non-recording no-op span. */
 export function toTraceparent(span: Span): string | undefined {
   const spanContext = span.spanContext();
   if (!isSpanContextValid(spanContext)) return undefined;
@@ -27,10 +36,21 @@ export function toTraceparent(span: Span): string | undefined {
   return `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`;
 }
 
-/** Marks a span as failed with the error's type and ends nothing. */
+/**
+ * Marks a span as failed: status ERROR, `error.type` set to the PyroostError
+ * type (the Error's name for other errors), and the exception recorded as an
+ * event. Does not end the span.
+ */
 export function recordFailure(span: Span, error: unknown): void {
-  const type = isPyroostError(error) ? error.type : 'unknown';
-  span.setAttribute('error.type', type);
+  if (!span.isRecording()) return;
+  let type = OTHER_ERROR_TYPE;
+  if (isPyroostError(error)) {
+    type = error.type;
+    span.setAttribute('pyroost.error.category', error.category);
+  } else if (error instanceof Error && error.name) {
+    type = error.name;
+  }
+  span.setAttribute(ATTR_ERROR_TYPE, type);
   if (error instanceof Error) span.recordException(error);
   span.setStatus({
     code: SpanStatusCode.ERROR,
@@ -38,8 +58,19 @@ export function recordFailure(span: Span, error: unknown): void {
   });
 }
 
-/** Converts epoch nanoseconds to the [seconds, nanoseconds] form OpenTelemetry takes. */
-export function nanosToHrTime(nanos: number): [number, number] {
+/**
+ * Converts epoch nanoseconds to the `[seconds, nanoseconds]` form that
+ * OpenTelemetry takes. A decimal string is converted exactly. A number keeps
+ * the precision of a double, about 256 ns for a current epoch time, because
+ * such times are above 2^53.
+ */
+export function nanosToHrTime(nanos: number | string): HrTime {
+  if (typeof nanos === 'string') {
+    const value = BigInt(nanos);
+    return [Number(value / NANOS_PER_SECOND), Number(value % NANOS_PER_SECOND)];
+  }
   const seconds = Math.floor(nanos / 1e9);
-  return [seconds, Math.round(nanos - seconds * 1e9)];
+  const rest = Math.round(nanos - seconds * 1e9);
+  // Rounding can reach a whole second, which HrTime does not allow.
+  return rest >= 1e9 ? [seconds + 1, rest - 1e9] : [seconds, rest];
 }
