@@ -20,6 +20,15 @@ function packageVersion(name: string): string {
 
 export default defineConfig({
   test: {
+    // `pnpm test:core` runs only tests tagged `core` (see docs/packaging.md).
+    // Mark a whole file with a `// @module-tag core` comment, or one test or
+    // describe block with `{ tags: ['core'] }`.
+    tags: [
+      {
+        name: 'core',
+        description: 'Essential tests of a layer, run by pnpm test:core.',
+      },
+    ],
     projects: [
       ...layers.map((name) => ({
         resolve: { alias },

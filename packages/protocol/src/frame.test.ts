@@ -1,3 +1,4 @@
+// @module-tag core
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {

@@ -13,13 +13,18 @@ const MAX_HEADER_VALUE = 0xffff_ffff;
 
 /**
  * Builds one frame from JSON text: a 4-byte big-endian length, then the UTF-8
- * bytes. Throws `frame_too_large` when the body exceeds `maxFrameBytes`.
+ * bytes. The text may be given as parts that together form it, which are
+ * written one after another into the frame, so that a large part is never
+ * copied into a joined string first. Throws `frame_too_large` when the body
+ * exceeds `maxFrameBytes`.
  */
 export function encodeFrame(
-  json: string,
+  json: string | readonly string[],
   maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
 ): Buffer {
-  const length = Buffer.byteLength(json, 'utf8');
+  const parts = typeof json === 'string' ? [json] : json;
+  let length = 0;
+  for (const part of parts) length += Buffer.byteLength(part, 'utf8');
   if (length > maxFrameBytes || length > MAX_HEADER_VALUE) {
     throw new PyroostError({
       type: 'frame_too_large',
@@ -31,7 +36,8 @@ export function encodeFrame(
   }
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length);
   frame.writeUInt32BE(length, 0);
-  frame.write(json, FRAME_HEADER_BYTES, 'utf8');
+  let offset = FRAME_HEADER_BYTES;
+  for (const part of parts) offset += frame.write(part, offset, 'utf8');
   return frame;
 }
 

@@ -41,6 +41,57 @@ function nameKey(key: string): string {
  * as `JSON.stringify` does.
  */
 export function encodeJson(value: unknown): string {
+  try {
+    if (isPlainJson(value, 0)) return JSON.stringify(value);
+  } catch {
+    // A getter threw; the replacer path below reports it as invalid_input.
+  }
+  return encodeWithReplacer(value);
+}
+
+/**
+ * Deepest nesting that `isPlainJson` walks. Deeper values, and values with a
+ * cycle, take the replacer path, which detects cycles.
+ */
+const MAX_PLAIN_DEPTH = 256;
+
+/**
+ * Returns whether a value is made only of null, booleans, strings, finite
+ * numbers, arrays and objects whose prototype is `Object.prototype` or null,
+ * so that plain `JSON.stringify` encodes it exactly as the policy says.
+ * `JSON.stringify` with a replacer calls back into JavaScript for every
+ * value and runs two to three times slower than without one.
+ */
+function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object': {
+      if (value === null) return true;
+      if (depth >= MAX_PLAIN_DEPTH) return false;
+      if (Array.isArray(value)) {
+        for (let index = 0; index < value.length; index += 1) {
+          if (!isPlainJson(value[index], depth + 1)) return false;
+        }
+        return true;
+      }
+      const prototype = Object.getPrototypeOf(value) as unknown;
+      if (prototype !== Object.prototype && prototype !== null) return false;
+      for (const key in value) {
+        const item = (value as Record<string, unknown>)[key];
+        if (!isPlainJson(item, depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+function encodeWithReplacer(value: unknown): string {
   let hasNonFinite = false;
   // Objects and arrays from the top level down to the one being serialized,
   // so that a reference back to any of them is caught as a cycle.

@@ -50,15 +50,27 @@ export interface Timing {
   end_ns: number | string;
 }
 
-/** Python → Node, one per request. */
+/**
+ * Python → Node, one per request. `closing: true` means that the worker exits
+ * right after this response (shutdown, SIGTERM, or a program closed the
+ * request channel), so it must not get another request.
+ */
 export type ResponseMessage =
-  | { type: 'response'; id: number; ok: true; result: unknown; timing?: Timing }
+  | {
+      type: 'response';
+      id: number;
+      ok: true;
+      result: unknown;
+      timing?: Timing;
+      closing?: boolean;
+    }
   | {
       type: 'response';
       id: number;
       ok: false;
       error: PyroostErrorJson;
       timing?: Timing;
+      closing?: boolean;
     };
 
 /** Every message a worker can send. */

@@ -1,3 +1,4 @@
+// @module-tag core
 import { describe, expect, it } from 'vitest';
 import {
   ERROR_TYPES,
