@@ -11,7 +11,20 @@ from typing import Any
 
 from pyroost import program
 
+
+def ast_types(*names: str) -> tuple[type, ...]:
+    """Return the ast node classes of this Python version among ``names``.
+
+    ``ast.Match`` and ``ast.match_case`` are new in Python 3.10, and
+    ``ast.TryStar`` in 3.11. Older versions cannot parse those statements, so
+    leaving the classes out there changes no count.
+    """
+    return tuple(getattr(ast, name) for name in names if hasattr(ast, name))
+
+
 FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef)
+TRY_NODES = ast_types("Try", "TryStar")
+MATCH_NODES = ast_types("Match")
 
 # Statements that contain a block of other statements. Each one is a level of
 # nesting. An `elif`, an `else`, an `except`, a `finally` or a `case` clause
@@ -21,14 +34,25 @@ COMPOUND_NODES = (
     ast.For,
     ast.AsyncFor,
     ast.While,
-    ast.Try,
-    ast.TryStar,
     ast.With,
     ast.AsyncWith,
-    ast.Match,
-    ast.FunctionDef,
-    ast.AsyncFunctionDef,
     ast.ClassDef,
+    *FUNCTION_NODES,
+    *TRY_NODES,
+    *MATCH_NODES,
+)
+
+# Nodes that each add 1 to the complexity score, see count_nodes.
+BRANCH_NODES = (
+    ast.If,
+    ast.IfExp,
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.ExceptHandler,
+    ast.With,
+    ast.AsyncWith,
+    *ast_types("match_case"),
 )
 
 
@@ -37,15 +61,15 @@ def analyze_module(path: str) -> dict[str, Any]:
     """Parse the Python file at ``path`` with ``ast`` and return its statistics.
 
     The file is decoded as the interpreter would decode it: UTF-8 unless a BOM
-    or a coding cookie says otherwise. Nothing is caught, so a file that cannot
-    be read or parsed raises to the caller: OSError, UnicodeDecodeError,
-    SyntaxError, or ValueError for source that contains null bytes.
+    or a coding cookie declares another encoding. Nothing is caught, so a file
+    that cannot be read or parsed raises to the caller, for example OSError,
+    UnicodeDecodeError or SyntaxError.
     """
     with tokenize.open(path) as file:
         source = file.read()
     tree = ast.parse(source, filename=path)
 
-    # tokenize.open reads with universal newlines, so every line ends in "\n".
+    # tokenize.open reads with universal newlines, so every line break is "\n".
     lines = source.count("\n")
     if source and not source.endswith("\n"):
         lines += 1
@@ -69,11 +93,11 @@ def count_nodes(tree: ast.AST) -> dict[str, int]:
     """Count definitions, imports and branch points in the whole tree.
 
     ``complexity`` is a McCabe-style score: 1 per function or method, plus 1
-    per branch point. The branch points are each ``if`` and ``elif``, each
-    conditional expression, ``for``, ``async for``, ``while``, ``except``
-    clause, ``with``, ``async with`` and ``case`` clause, each operand of a
-    boolean operator after the first (``a and b or c`` counts 2), and each
-    ``for`` and ``if`` clause of a comprehension. A module without functions
+    per branch point. These statements and clauses are branch points: ``if``,
+    ``elif``, ``for``, ``async for``, ``while``, ``except``, ``with``, ``async
+    with`` and ``case``. So are conditional expressions, the ``for`` and
+    ``if`` clauses of comprehensions, and each operand of a boolean operator
+    after the first, so ``a and b or c`` counts 2. A module without functions
     or branches scores 0.
     """
     counts = {
@@ -97,20 +121,7 @@ def count_nodes(tree: ast.AST) -> dict[str, int]:
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             counts["import_statements"] += 1
             counts["imported_names"] += len(node.names)
-        elif isinstance(
-            node,
-            (
-                ast.If,
-                ast.IfExp,
-                ast.For,
-                ast.AsyncFor,
-                ast.While,
-                ast.ExceptHandler,
-                ast.With,
-                ast.AsyncWith,
-                ast.match_case,
-            ),
-        ):
+        elif isinstance(node, BRANCH_NODES):
             counts["complexity"] += 1
         elif isinstance(node, ast.BoolOp):
             counts["complexity"] += len(node.values) - 1
@@ -146,8 +157,8 @@ def measure_blocks(tree: ast.Module) -> dict[str, int]:
             for block in child_blocks(statement):
                 pending.append((block, inner, is_class))
             if is_elif_chain(statement):
-                # The elif is the only statement of the else block: keep it
-                # at the depth of the first if.
+                # An elif is the only statement of its else block, and it
+                # stays at the depth of the first if.
                 pending.append((statement.orelse, depth, False))
     return {"max_nesting": max_nesting, "methods": methods}
 
@@ -168,12 +179,12 @@ def is_elif_chain(statement: ast.stmt) -> bool:
 
 def child_blocks(statement: ast.stmt) -> list[list[ast.stmt]]:
     """Return the statement lists one level inside a compound statement."""
-    if isinstance(statement, ast.Match):
-        return [case.body for case in statement.cases]
+    if isinstance(statement, MATCH_NODES):
+        return [case.body for case in statement.cases]  # type: ignore[attr-defined]
     blocks: list[list[ast.stmt]] = [statement.body]  # type: ignore[attr-defined]
-    if isinstance(statement, (ast.Try, ast.TryStar)):
-        blocks.extend(handler.body for handler in statement.handlers)
-        blocks.append(statement.finalbody)
+    if isinstance(statement, TRY_NODES):
+        blocks.extend(handler.body for handler in statement.handlers)  # type: ignore[attr-defined]
+        blocks.append(statement.finalbody)  # type: ignore[attr-defined]
     if not is_elif_chain(statement):
         blocks.append(getattr(statement, "orelse", []))
     return blocks

@@ -1,0 +1,575 @@
+import { execFile } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  runCli,
+  type CliIo,
+} from './index.js';
+
+const PROGRAMS_SOURCE = `
+import time
+
+from pyroost import current_session_id, program
+
+
+@program
+def divide(a, b):
+    return a / b
+
+
+@program
+def count_lines(path):
+    with open(path, encoding="utf-8") as file:
+        return sum(1 for _ in file)
+
+
+@program
+def session_of_call():
+    return current_session_id()
+
+
+@program
+def sleep(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+@program
+def noop():
+    return None
+`;
+
+const BUILT_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+
+let folder: string;
+let programs: string;
+
+interface Captured {
+  io: CliIo;
+  stdout: () => string;
+  stderr: () => string;
+}
+
+function captureIo(): Captured {
+  let stdout = '';
+  let stderr = '';
+  return {
+    io: {
+      stdout: { write: (text: string) => (stdout += text) },
+      stderr: { write: (text: string) => (stderr += text) },
+      cwd: folder,
+    },
+    stdout: () => stdout,
+    stderr: () => stderr,
+  };
+}
+
+/** Returns `run` arguments that call `program` from the test programs file. */
+function runArgs(program: string): string[] {
+  return ['run', '--programs', programs, '--program', program];
+}
+
+/** Runs the CLI in-process and returns its exit status and output. */
+async function cli(
+  ...argv: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const captured = captureIo();
+  const code = await runCli(argv, captured.io);
+  return { code, stdout: captured.stdout(), stderr: captured.stderr() };
+}
+
+beforeAll(() => {
+  folder = mkdtempSync(join(tmpdir(), 'pyroost-cli-'));
+  programs = join(folder, 'programs.py');
+  writeFileSync(programs, PROGRAMS_SOURCE);
+  mkdirSync(join(folder, 'texts'));
+  writeFileSync(join(folder, 'texts', 'one.txt'), 'a\n');
+  writeFileSync(join(folder, 'texts', 'three.txt'), 'a\nb\nc\n');
+  writeFileSync(join(folder, 'texts', 'skipped.md'), 'not matched\n');
+  writeFileSync(
+    join(folder, 'calls.jsonl'),
+    '{"a": 6, "b": 3}\n{"a": 1, "b": 0}\n\n{"a": 9, "b": 3}\n',
+  );
+  writeFileSync(join(folder, 'broken.jsonl'), '{"a": 1, "b": 2}\n{"a": 1,\n');
+  writeFileSync(join(folder, 'empty.jsonl'), '\n\n');
+});
+
+afterAll(() => {
+  rmSync(folder, { recursive: true, force: true });
+});
+
+describe('pyroost run', () => {
+  it('runs one --input', async () => {
+    const { code, stdout } = await cli(
+      ...runArgs('divide'),
+      '--input',
+      '{"a": 1, "b": 4}',
+    );
+    expect(code).toBe(EXIT_OK);
+    expect(stdout).toContain('[ok]     input: 0.25');
+    expect(stdout).toMatch(/done +1 of 1 inputs in [\d.]+ s on 1 worker/);
+    expect(stdout).toMatch(/failed +0\n/);
+    expect(stdout).toMatch(/throughput +[\d.]+ inputs\/s/);
+    expect(stdout).toMatch(
+      /latency +p50 [\d.]+ ms, p95 [\d.]+ ms, p99 [\d.]+ ms/,
+    );
+  });
+
+  it('reports a failing --inputs line', async () => {
+    const { code, stdout } = await cli(
+      ...runArgs('divide'),
+      '--inputs',
+      'calls.jsonl',
+      '--workers',
+      '2',
+    );
+    expect(code).toBe(EXIT_FAILURE);
+    expect(stdout).toContain('[ok]     line 1: 2');
+    expect(stdout).toContain(
+      '[failed] line 2: ZeroDivisionError: division by zero',
+    );
+    expect(stdout).toContain('[ok]     line 4: 3');
+    expect(stdout).toMatch(/done +3 of 3 inputs .* on 2 workers/);
+    expect(stdout).toMatch(/succeeded +2\n/);
+    expect(stdout).toContain('failed      1 (ZeroDivisionError 1)');
+  });
+
+  it('calls the program per --files match', async () => {
+    const { code, stdout } = await cli(
+      ...runArgs('count_lines'),
+      '--files',
+      'texts/*.txt',
+    );
+    expect(code).toBe(EXIT_OK);
+    expect(stdout).toContain('[ok]     texts/one.txt: 1');
+    expect(stdout).toContain('[ok]     texts/three.txt: 3');
+    expect(stdout).not.toContain('skipped.md');
+    expect(stdout).toMatch(/done +2 of 2 inputs/);
+  });
+
+  it('prints parseable --json output', async () => {
+    const { code, stdout, stderr } = await cli(
+      ...runArgs('divide'),
+      '--inputs',
+      'calls.jsonl',
+      '--json',
+    );
+    expect(code).toBe(EXIT_FAILURE);
+    expect(stderr).toBe('');
+
+    const output = JSON.parse(stdout);
+    expect(output.program).toBe('divide');
+    expect(output.results).toHaveLength(3);
+    expect(output.results[0]).toMatchObject({
+      index: 0,
+      label: 'line 1',
+      ok: true,
+      result: 2,
+    });
+    expect(output.results[1]).toMatchObject({
+      index: 1,
+      label: 'line 2',
+      ok: false,
+      error: {
+        type: 'program_error',
+        category: 'program',
+        context: { exception: 'ZeroDivisionError' },
+      },
+    });
+    expect(output.results[2]).toMatchObject({
+      label: 'line 4',
+      ok: true,
+      result: 3,
+    });
+
+    expect(output.summary).toMatchObject({
+      total: 3,
+      succeeded: 2,
+      failed: 1,
+      notRun: 0,
+      failedByType: { ZeroDivisionError: 1 },
+    });
+    expect(output.summary.throughput).toBeGreaterThan(0);
+    expect(output.summary.latencyMs.p50).toBeGreaterThan(0);
+    expect(output.summary.latencyMs.p99).toBeGreaterThanOrEqual(
+      output.summary.latencyMs.p50,
+    );
+  });
+
+  it('fails calls over --timeout-ms', async () => {
+    writeFileSync(
+      join(folder, 'sleeps.jsonl'),
+      '{"seconds": 0}\n{"seconds": 5}\n',
+    );
+    const { code, stdout } = await cli(
+      ...runArgs('sleep'),
+      '--inputs',
+      'sleeps.jsonl',
+      '--timeout-ms',
+      '300',
+    );
+    expect(code).toBe(EXIT_FAILURE);
+    expect(stdout).toContain('[ok]     line 1: 0');
+    expect(stdout).toMatch(/\[failed\] line 2: execution_timeout: /);
+    expect(stdout).toContain('failed      1 (execution_timeout 1)');
+  });
+
+  it('sends --session with each call', async () => {
+    const { code, stdout } = await cli(
+      ...runArgs('session_of_call'),
+      '--input',
+      '{}',
+      '--session',
+      'job-7',
+      '--json',
+    );
+    expect(code).toBe(EXIT_OK);
+    expect(JSON.parse(stdout).results[0].result).toBe('job-7');
+  });
+
+  it('prints only failures for many inputs', async () => {
+    const lines = Array.from({ length: 30 }, (_, index) =>
+      JSON.stringify({ a: index, b: index % 10 }),
+    );
+    writeFileSync(join(folder, 'many.jsonl'), lines.join('\n') + '\n');
+    const { code, stdout } = await cli(
+      ...runArgs('divide'),
+      '--inputs',
+      'many.jsonl',
+      '--workers',
+      '2',
+    );
+    expect(code).toBe(EXIT_FAILURE);
+    expect(stdout).not.toContain('[ok]');
+    expect(stdout.match(/\[failed\]/g)).toHaveLength(3);
+    expect(stdout).toContain('[failed] line 11: ZeroDivisionError');
+    expect(stdout).toMatch(/done +30 of 30 inputs/);
+    expect(stdout).toContain('failed      3 (ZeroDivisionError 3)');
+  });
+
+  it('exits 1 when the pool cannot start', async () => {
+    const { code, stderr } = await cli(
+      ...runArgs('divide'),
+      '--input',
+      '{}',
+      '--python',
+      join(folder, 'no-python'),
+    );
+    expect(code).toBe(EXIT_FAILURE);
+    expect(stderr).toContain('failed to start the pool: spawn_failed');
+    expect(stderr).toContain('--python PATH');
+  });
+
+  it('prints a start failure as --json', async () => {
+    const { code, stdout } = await cli(
+      ...runArgs('divide'),
+      '--input',
+      '{}',
+      '--python',
+      join(folder, 'no-python'),
+      '--json',
+    );
+    expect(code).toBe(EXIT_FAILURE);
+    const output = JSON.parse(stdout);
+    expect(output.error.type).toBe('spawn_failed');
+    expect(output.error.category).toBe('system');
+  });
+});
+
+describe('usage errors', () => {
+  const cases: { name: string; args: () => string[]; message: string }[] = [
+    {
+      name: 'no --programs',
+      args: () => ['run', '--program', 'divide', '--input', '{}'],
+      message: 'Missing --programs FILE',
+    },
+    {
+      name: 'missing programs file',
+      args: () => [
+        'run',
+        '--programs',
+        'nowhere.py',
+        '--program',
+        'divide',
+        '--input',
+        '{}',
+      ],
+      message: 'Invalid --programs nowhere.py: file not found',
+    },
+    {
+      name: 'no --program',
+      args: () => ['run', '--programs', programs, '--input', '{}'],
+      message: 'Missing --program NAME',
+    },
+    {
+      name: 'no input source',
+      args: () => ['run', '--programs', programs, '--program', 'divide'],
+      message:
+        'Exactly one of --input JSON, --inputs FILE or --files GLOB is required, but none was given',
+    },
+    {
+      name: 'two input sources',
+      args: () => [...runArgs('divide'), '--input', '{}', '--files', '*.txt'],
+      message: 'got --input and --files',
+    },
+    {
+      name: 'non-numeric --workers',
+      args: () => [...runArgs('divide'), '--input', '{}', '--workers', 'two'],
+      message: 'Invalid --workers "two": expected a whole number of at least 1',
+    },
+    {
+      name: 'zero --timeout-ms',
+      args: () => [...runArgs('divide'), '--input', '{}', '--timeout-ms', '0'],
+      message: 'Invalid --timeout-ms "0"',
+    },
+    {
+      name: 'invalid --input JSON',
+      args: () => [...runArgs('divide'), '--input', '{a: 1}'],
+      message: 'Invalid --input: not valid JSON',
+    },
+    {
+      name: '--input that is no object',
+      args: () => [...runArgs('divide'), '--input', '[1, 2]'],
+      message:
+        'expected a JSON object of keyword arguments, such as {"path": "a.py"}, got an array',
+    },
+    {
+      name: 'invalid --inputs line',
+      args: () => [...runArgs('divide'), '--inputs', 'broken.jsonl'],
+      message: 'Invalid --inputs broken.jsonl line 2: not valid JSON',
+    },
+    {
+      name: 'empty --inputs file',
+      args: () => [...runArgs('divide'), '--inputs', 'empty.jsonl'],
+      message: 'the file contains no inputs',
+    },
+    {
+      name: 'missing --inputs file',
+      args: () => [...runArgs('divide'), '--inputs', 'absent.jsonl'],
+      message: 'Invalid --inputs absent.jsonl: file not found',
+    },
+    {
+      name: '--files without matches',
+      args: () => [...runArgs('count_lines'), '--files', 'texts/*.csv'],
+      message: 'Invalid --files "texts/*.csv": no file matches this pattern',
+    },
+    {
+      name: 'unquoted --files glob',
+      args: () => [
+        ...runArgs('count_lines'),
+        '--files',
+        'texts/one.txt',
+        'texts/three.txt',
+      ],
+      message: 'quote it',
+    },
+    {
+      name: 'unknown flag',
+      args: () => [...runArgs('divide'), '--input', '{}', '--worker', '2'],
+      message: "Unknown option '--worker'",
+    },
+    {
+      name: 'unregistered program',
+      args: () => [...runArgs('multiply'), '--input', '{}'],
+      message: 'Invalid --program multiply: no @program of that name',
+    },
+    {
+      name: 'unknown command',
+      args: () => ['start'],
+      message: 'Unknown command "start". The commands are run, health, bench.',
+    },
+    {
+      name: 'non-numeric bench --calls',
+      args: () => [
+        'bench',
+        '--programs',
+        programs,
+        '--program',
+        'noop',
+        '--calls',
+        '1e3',
+      ],
+      message: 'Invalid --calls "1e3"',
+    },
+  ];
+
+  for (const { name, args, message } of cases) {
+    it(`exits 2 on ${name}`, async () => {
+      const { code, stdout, stderr } = await cli(...args());
+      expect(code).toBe(EXIT_USAGE);
+      expect(stdout).toBe('');
+      expect(stderr).toContain(message);
+      expect(stderr).toMatch(/Run 'pyroost( \w+)? --help' for the options\./);
+    });
+  }
+});
+
+describe('pyroost health', () => {
+  it('reports a healthy pool', async () => {
+    const { code, stdout } = await cli(
+      'health',
+      '--programs',
+      programs,
+      '--workers',
+      '2',
+    );
+    expect(code).toBe(EXIT_OK);
+    expect(stdout).toContain('status      healthy');
+    expect(stdout).toContain('workers     2 of 2 up');
+    expect(stdout).toContain(
+      'programs    count_lines, divide, noop, session_of_call, sleep',
+    );
+  });
+
+  it('prints the report as JSON', async () => {
+    const { code, stdout } = await cli(
+      'health',
+      '--programs',
+      programs,
+      '--workers',
+      '1',
+      '--json',
+    );
+    expect(code).toBe(EXIT_OK);
+    const report = JSON.parse(stdout);
+    expect(report.status).toBe('healthy');
+    expect(report.size).toBe(1);
+    expect(report.workers.idle).toBe(1);
+    expect(report.reasons).toEqual([]);
+    expect(report.programs).toContain('divide');
+  });
+
+  it('exits 1 when no worker starts', async () => {
+    const { code, stdout } = await cli(
+      'health',
+      '--programs',
+      programs,
+      '--workers',
+      '1',
+      '--python',
+      join(folder, 'no-python'),
+      '--json',
+    );
+    expect(code).toBe(EXIT_FAILURE);
+    const report = JSON.parse(stdout);
+    expect(report.status).toBe('unhealthy');
+    expect(report.error.type).toBe('spawn_failed');
+  });
+});
+
+describe('pyroost bench', () => {
+  it('prints calls per second', async () => {
+    const { code, stdout } = await cli(
+      'bench',
+      '--programs',
+      programs,
+      '--program',
+      'noop',
+      '--calls',
+      '200',
+      '--workers',
+      '2',
+    );
+    expect(code).toBe(EXIT_OK);
+    expect(stdout).toMatch(
+      /^200 calls of noop on 2 workers in [\d.]+ s: \d+ calls\/s$/m,
+    );
+    expect(stdout).toMatch(/latency +p50 [\d.]+ ms/);
+  });
+
+  it('counts failed calls in --json', async () => {
+    const { code, stdout } = await cli(
+      'bench',
+      '--programs',
+      programs,
+      '--program',
+      'divide',
+      '--input',
+      '{"a": 1, "b": 0}',
+      '--calls',
+      '20',
+      '--workers',
+      '1',
+      '--json',
+    );
+    expect(code).toBe(EXIT_FAILURE);
+    const output = JSON.parse(stdout);
+    expect(output.calls).toBe(20);
+    expect(output.failed).toBe(20);
+    expect(output.failedByType).toEqual({ ZeroDivisionError: 20 });
+    expect(output.callsPerSecond).toBeGreaterThan(0);
+  });
+});
+
+describe('help', () => {
+  it('prints the command list', async () => {
+    const { code, stdout } = await cli('--help');
+    expect(code).toBe(EXIT_OK);
+    for (const command of ['run', 'health', 'bench']) {
+      expect(stdout).toContain(`pyroost ${command} --programs FILE`);
+    }
+  });
+
+  it('prints run options with units', async () => {
+    for (const argv of [
+      ['run', '--help'],
+      ['help', 'run'],
+    ]) {
+      const { code, stdout } = await cli(...argv);
+      expect(code).toBe(EXIT_OK);
+      expect(stdout).toContain(
+        '--timeout-ms N     time limit of each call, in milliseconds',
+      );
+      expect(stdout).toContain('--workers N        number of worker processes');
+    }
+  });
+
+  it('exits 2 without a command', async () => {
+    const { code, stderr } = await cli();
+    expect(code).toBe(EXIT_USAGE);
+    expect(stderr).toContain('Commands:');
+  });
+});
+
+describe('built executable', () => {
+  const run = promisify(execFile);
+
+  it.skipIf(!existsSync(BUILT_CLI))(
+    'runs as a process with exit codes',
+    async () => {
+      const ok = await run(
+        BUILT_CLI,
+        [...runArgs('divide'), '--input', '{"a": 3, "b": 2}', '--json'],
+        { cwd: folder },
+      );
+      expect(JSON.parse(ok.stdout).results[0].result).toBe(1.5);
+
+      const failed = await run(
+        BUILT_CLI,
+        [...runArgs('divide'), '--inputs', 'calls.jsonl'],
+        { cwd: folder },
+      ).catch((error) => error);
+      expect(failed.code).toBe(EXIT_FAILURE);
+      expect(failed.stdout).toContain('(ZeroDivisionError 1)');
+
+      const usage = await run(BUILT_CLI, ['run', '--programs', programs], {
+        cwd: folder,
+      }).catch((error) => error);
+      expect(usage.code).toBe(EXIT_USAGE);
+      expect(usage.stderr).toContain('Missing --program NAME');
+    },
+  );
+});
