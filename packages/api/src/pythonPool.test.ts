@@ -3,11 +3,19 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PyroostError, PythonPool, type PythonPoolOptions } from './index.js';
 
-const PROGRAMS = fileURLToPath(new URL('../test/fixtures/programs.py', import.meta.url));
+const PROGRAMS = fileURLToPath(
+  new URL('../test/fixtures/programs.py', import.meta.url),
+);
 const pools: PythonPool[] = [];
 
-async function startPool(options: Partial<PythonPoolOptions> = {}): Promise<PythonPool> {
-  const pool = await PythonPool.start({ programs: [PROGRAMS], size: 2, ...options });
+async function startPool(
+  options: Partial<PythonPoolOptions> = {},
+): Promise<PythonPool> {
+  const pool = await PythonPool.start({
+    programs: [PROGRAMS],
+    size: 2,
+    ...options,
+  });
   pools.push(pool);
   return pool;
 }
@@ -32,13 +40,19 @@ function isAlive(pid: number): boolean {
 }
 
 afterEach(async () => {
-  await Promise.all(pools.splice(0).map((pool) => pool.close({ graceful: false })));
+  await Promise.all(
+    pools.splice(0).map((pool) => pool.close({ graceful: false })),
+  );
 });
 
 describe('PythonPool', () => {
   it('runs a program and reports healthy', async () => {
     const pool = await startPool();
-    const result = await pool.executeProgram('word_stats', { text: 'a b a c' }, { sessionId: 's1' });
+    const result = await pool.executeProgram(
+      'word_stats',
+      { text: 'a b a c' },
+      { sessionId: 's1' },
+    );
     expect(result).toEqual({ words: 4, unique: 3, top: 'a' });
     expect(pool.programs).toContain('word_stats');
     const health = await pool.healthCheck();
@@ -67,7 +81,9 @@ describe('PythonPool', () => {
 
   it('runs a batch with one result or error per item, in order', async () => {
     const pool = await startPool();
-    const inputs = Array.from({ length: 25 }, (_, i) => ({ n: i === 7 ? -7 : i }));
+    const inputs = Array.from({ length: 25 }, (_, i) => ({
+      n: i === 7 ? -7 : i,
+    }));
     const results = await pool.executeBatch('square', inputs, { chunkSize: 4 });
     expect(results).toHaveLength(25);
     results.forEach((item, i) => {
@@ -81,9 +97,16 @@ describe('PythonPool', () => {
   });
 
   it('stops restarting past the restart intensity and reports unhealthy', async () => {
-    const pool = await startPool({ size: 1, overflow: 0, maxRestarts: 2, initialBackoffMs: 10 });
+    const pool = await startPool({
+      size: 1,
+      overflow: 0,
+      maxRestarts: 2,
+      initialBackoffMs: 10,
+    });
     for (let attempt = 0; attempt < 3; attempt += 1) {
-      const error = await rejection(pool.executeProgram('crash', {}, { checkoutTimeoutMs: 5_000 }));
+      const error = await rejection(
+        pool.executeProgram('crash', {}, { checkoutTimeoutMs: 5_000 }),
+      );
       expect(error.type).toBe('worker_crashed');
       expect(error.context.exitCode).toBe(7);
     }
@@ -97,7 +120,10 @@ describe('PythonPool', () => {
   it('leaves no Python process after close or dispose', async () => {
     const pids: number[] = [];
     {
-      await using pool = await PythonPool.start({ programs: [PROGRAMS], size: 2 });
+      await using pool = await PythonPool.start({
+        programs: [PROGRAMS],
+        size: 2,
+      });
       pids.push(...pool.workers().map((w) => w.pid as number));
       expect(pids.every(isAlive)).toBe(true);
     }
@@ -106,8 +132,149 @@ describe('PythonPool', () => {
   });
 
   it('rejects a start with a missing interpreter', async () => {
-    const error = await rejection(PythonPool.start({ programs: [PROGRAMS], python: '/nope/python' }));
+    const error = await rejection(
+      PythonPool.start({ programs: [PROGRAMS], python: '/nope/python' }),
+    );
     expect(error.type).toBe('spawn_failed');
     expect(error.message).toContain('/nope/python');
+  });
+});
+
+describe('PythonPool input checks', () => {
+  it('rejects unknown options naming them', async () => {
+    const error = await rejection(
+      PythonPool.start({ programs: [PROGRAMS], sise: 3 } as never),
+    );
+    expect(error.type).toBe('invalid_input');
+    expect(error.message).toContain('sise');
+    expect(error.message).toContain('size');
+  });
+
+  it('rejects an AbortController passed as signal', async () => {
+    const pool = await startPool({ size: 1, overflow: 0 });
+    const controller = new AbortController();
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const error = await rejection(
+        pool.executeProgram(
+          'square',
+          { n: 2 },
+          {
+            signal: controller as unknown as AbortSignal,
+          },
+        ),
+      );
+      expect(error.type).toBe('invalid_input');
+      expect(error.message).toContain('controller.signal');
+    }
+    expect(await pool.executeProgram('square', { n: 2 })).toBe(4);
+  });
+
+  it('rejects a chunkSize that is not a positive integer', async () => {
+    const pool = await startPool();
+    for (const chunkSize of [0, -1, Number.NaN, 'abc']) {
+      const error = await rejection(
+        pool.executeBatch('square', [{ n: 1 }], {
+          chunkSize: chunkSize as number,
+        }),
+      );
+      expect(error.type).toBe('invalid_input');
+      expect(error.message).toContain('chunkSize');
+    }
+  });
+
+  it('fails only the batch items that are not objects', async () => {
+    const pool = await startPool();
+    const items = [{ n: 1 }, 'oops', { n: 3 }] as unknown as Record<
+      string,
+      unknown
+    >[];
+    const results = await pool.executeBatch('square', items);
+    expect(results[0]).toEqual({ ok: true, result: 1 });
+    expect(results[2]).toEqual({ ok: true, result: 9 });
+    const failed = results[1] as { ok: false; error: PyroostError };
+    expect(failed.ok).toBe(false);
+    expect(failed.error.type).toBe('invalid_input');
+    expect(failed.error.message).toContain('Batch item 1');
+  });
+
+  it('keeps a long batch from timing out in its own queue', async () => {
+    const pool = await startPool({ size: 1, overflow: 0 });
+    const items = Array.from({ length: 12 }, () => ({ seconds: 0.05 }));
+    const results = await pool.executeBatch('sleep', items, {
+      chunkSize: 2,
+      checkoutTimeoutMs: 100,
+    });
+    expect(results.filter((item) => item.ok)).toHaveLength(12);
+  });
+});
+
+describe('PythonPool recovery', () => {
+  it('does not count timeouts toward the restart limit', async () => {
+    const pool = await startPool({ size: 1, overflow: 0, maxRestarts: 1 });
+    for (let attempt = 0; attempt < 4; attempt += 1) {
+      const error = await rejection(
+        pool.executeProgram(
+          'sleep',
+          { seconds: 10 },
+          {
+            timeoutMs: 100,
+            checkoutTimeoutMs: 10_000,
+          },
+        ),
+      );
+      expect(error.type).toBe('execution_timeout');
+    }
+    expect(
+      await pool.executeProgram(
+        'square',
+        { n: 3 },
+        { checkoutTimeoutMs: 10_000 },
+      ),
+    ).toBe(9);
+    expect((await pool.healthCheck()).status).not.toBe('unhealthy');
+    expect(pool.getStats().totals.restarts).toBe(0);
+  });
+
+  it('recovers after the restart window when a probe starts', async () => {
+    const pool = await startPool({
+      size: 1,
+      overflow: 0,
+      maxRestarts: 1,
+      restartWindowMs: 400,
+      initialBackoffMs: 10,
+    });
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const error = await rejection(
+        pool.executeProgram('crash', {}, { checkoutTimeoutMs: 5_000 }),
+      );
+      expect(error.type).toBe('worker_crashed');
+    }
+    expect((await pool.healthCheck()).status).toBe('unhealthy');
+    const deadline = Date.now() + 10_000;
+    while (
+      (await pool.healthCheck()).status !== 'healthy' &&
+      Date.now() < deadline
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect((await pool.healthCheck()).status).toBe('healthy');
+    expect(await pool.executeProgram('square', { n: 5 })).toBe(25);
+  });
+
+  it('finds a stopped idle worker in healthCheck', async () => {
+    const pool = await startPool({ size: 2, overflow: 0 });
+    const pid = pool.workers()[0]?.pid as number;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const report = await pool.healthCheck({ pingTimeoutMs: 300 });
+      expect(report.status).toBe('degraded');
+      expect(report.reasons.join(' ')).toContain('did not answer a ping');
+    } finally {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // Already replaced and killed.
+      }
+    }
   });
 });

@@ -13,6 +13,7 @@ import {
   type PoolSupervisorOptions,
 } from '@pyroost/supervisor';
 import {
+  checkDurationMs,
   ATTR_SESSION_ID,
   recordFailure,
   type BatchResult,
@@ -74,6 +75,82 @@ export interface PythonPoolStats extends PoolStats {
 
 const MAX_CHUNK_SIZE = 1_000;
 
+/** Every option `PythonPool.start` reads; anything else is a typo. */
+const OPTION_NAMES: ReadonlySet<string> = new Set([
+  'programs',
+  'python',
+  'env',
+  'cwd',
+  'startTimeoutMs',
+  'killGraceMs',
+  'maxFrameBytes',
+  'stderrBufferBytes',
+  'size',
+  'overflow',
+  'idleTimeoutMs',
+  'maxQueue',
+  'checkoutTimeoutMs',
+  'timeoutMs',
+  'maxTasksPerWorker',
+  'maxMemoryMb',
+  'logger',
+  'tracerProvider',
+  'meterProvider',
+  'maxRestarts',
+  'restartWindowMs',
+  'initialBackoffMs',
+  'maxBackoffMs',
+  'healthCheckIntervalMs',
+  'healthCheckTimeoutMs',
+  'sessionTtlMs',
+]);
+
+function checkOptionNames(options: object): void {
+  const unknown = Object.keys(options).filter(
+    (name) => !OPTION_NAMES.has(name),
+  );
+  if (unknown.length === 0) return;
+  throw new PyroostError({
+    type: 'invalid_input',
+    message:
+      `Unknown PythonPool option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; ` +
+      `the options are ${[...OPTION_NAMES].join(', ')}.`,
+    context: { unknown },
+  });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
+}
+
+function checkChunkSize(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new PyroostError({
+      type: 'invalid_input',
+      message: `Option chunkSize must be an integer >= 1, got ${describeValue(value)}.`,
+      context: { option: 'chunkSize' },
+    });
+  }
+  return value;
+}
+
+function notAnInputsObject(
+  program: string,
+  index: number,
+  inputs: unknown,
+): PyroostError {
+  return new PyroostError({
+    type: 'invalid_input',
+    message:
+      `Batch item ${index} of program "${program}" must be a plain object of keyword ` +
+      `arguments, got ${describeValue(inputs)}.`,
+    context: { program, index },
+  });
+}
+
 /**
  * The entry point of pyroost: a supervised pool of Python workers that runs
  * named Python programs. It combines `Pool` with `PoolSupervisor` (restart
@@ -106,6 +183,7 @@ export class PythonPool implements AsyncDisposable {
         message: `PythonPool.start needs an options object with programs, got ${describeValue(options)}.`,
       });
     }
+    checkOptionNames(options);
     const supervisor = new PoolSupervisor({
       ...options,
       logger: options.logger,
@@ -178,11 +256,24 @@ export class PythonPool implements AsyncDisposable {
     }
     if (inputsList.length === 0) return [];
     const chunkSize =
-      options.chunkSize ??
-      Math.min(MAX_CHUNK_SIZE, Math.ceil(inputsList.length / this.pool.size));
-    const chunks: Record<string, unknown>[][] = [];
-    for (let start = 0; start < inputsList.length; start += chunkSize) {
-      chunks.push(inputsList.slice(start, start + chunkSize));
+      checkChunkSize(options.chunkSize) ??
+      this.defaultChunkSize(inputsList.length);
+
+    // Items that are not plain objects fail on their own, with their index,
+    // and the rest of the list still runs.
+    const results: (BatchResult | undefined)[] = new Array(inputsList.length);
+    const runnable: number[] = [];
+    inputsList.forEach((inputs, index) => {
+      if (isPlainObject(inputs)) runnable.push(index);
+      else
+        results[index] = {
+          ok: false,
+          error: notAnInputsObject(program, index, inputs),
+        };
+    });
+    const chunks: number[][] = [];
+    for (let start = 0; start < runnable.length; start += chunkSize) {
+      chunks.push(runnable.slice(start, start + chunkSize));
     }
 
     return this.traced(
@@ -191,29 +282,87 @@ export class PythonPool implements AsyncDisposable {
       options.sessionId,
       async (span) => {
         span.setAttribute('pyroost.batch.size', inputsList.length);
-        const settled = await Promise.all(
-          chunks.map((chunk) =>
-            this.pool.executeBatch(program, chunk, options).then(
-              (results) => results,
-              (error: PyroostError) =>
-                chunk.map((): BatchResult => ({ ok: false, error })),
-            ),
-          ),
-        );
-        const results = settled.flat();
+        await this.runChunks(program, inputsList, chunks, results, options);
+        const settled = results as BatchResult[];
         span.setAttribute(
           'pyroost.batch.failed',
-          results.filter((item) => !item.ok).length,
+          settled.filter((item) => !item.ok).length,
         );
-        return results;
+        return settled;
       },
     );
   }
 
-  /** Reports `healthy`, `degraded` or `unhealthy` with the reasons. */
-  async healthCheck(): Promise<HealthReport> {
-    const stats = this.pool.stats();
+  /**
+   * Sends the chunks over at most one lane per worker, so a long batch does
+   * not fill the wait queue with its own frames and time them out there.
+   */
+  private async runChunks(
+    program: string,
+    inputsList: Record<string, unknown>[],
+    chunks: number[][],
+    results: (BatchResult | undefined)[],
+    options: ExecuteBatchOptions,
+  ): Promise<void> {
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < chunks.length) {
+        const indexes = chunks[next] as number[];
+        next += 1;
+        const items = indexes.map(
+          (index) => inputsList[index] as Record<string, unknown>,
+        );
+        let chunkResults: BatchResult[];
+        try {
+          chunkResults = await this.pool.executeBatch(program, items, options);
+        } catch (error) {
+          chunkResults = items.map(() => ({
+            ok: false,
+            error: error as PyroostError,
+          }));
+        }
+        indexes.forEach((index, position) => {
+          results[index] = chunkResults[position];
+        });
+      }
+    };
+    const lanes = Math.min(chunks.length, this.pool.size + this.pool.overflow);
+    await Promise.all(Array.from({ length: lanes }, lane));
+  }
+
+  private defaultChunkSize(items: number): number {
+    return Math.max(
+      1,
+      Math.min(MAX_CHUNK_SIZE, Math.ceil(items / this.pool.size)),
+    );
+  }
+
+  /**
+   * Reports `healthy`, `degraded` or `unhealthy` with the reasons. Unless
+   * `ping` is false, it first pings every idle worker (busy ones are left
+   * alone) and replaces those that do not answer within `pingTimeoutMs`
+   * (default 2,000), which makes the status `degraded`.
+   */
+  async healthCheck(
+    options: { ping?: boolean; pingTimeoutMs?: number } = {},
+  ): Promise<HealthReport> {
     const reasons: string[] = [];
+    if (options.ping ?? true) {
+      const pingTimeoutMs = checkDurationMs(
+        'pingTimeoutMs',
+        options.pingTimeoutMs,
+        2_000,
+      );
+      const failed = this.pool.isClosed
+        ? []
+        : await this.pool.pingIdleWorkers(pingTimeoutMs);
+      for (const workerId of failed) {
+        reasons.push(
+          `${workerId} did not answer a ping within ${pingTimeoutMs} ms and is being replaced`,
+        );
+      }
+    }
+    const stats = this.pool.stats();
     let status: HealthReport['status'] = 'healthy';
     const alive = stats.workers.idle + stats.workers.busy;
     if (stats.closed) reasons.push('the pool is closed');
@@ -225,7 +374,8 @@ export class PythonPool implements AsyncDisposable {
           (error ? `; last error: ${error.message}` : ''),
       );
     }
-    if (reasons.length > 0) status = 'unhealthy';
+    if (stats.closed || this.supervisor.exhausted || stats.replacementStopped)
+      status = 'unhealthy';
     else {
       const core = Math.min(alive, stats.size);
       if (core < stats.size)

@@ -10,7 +10,7 @@ export {
   type PyroostErrorOptions,
   type PyroostErrorJson,
 } from './pyroostError.js';
-export { encodeJson, decodeJson } from './json.js';
+export { encodeJson, decodeJson, MAX_INPUT_DEPTH } from './json.js';
 export {
   encodeFrame,
   decodeBody,

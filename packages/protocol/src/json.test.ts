@@ -5,6 +5,7 @@ import {
   decodeJson,
   encodeFrame,
   encodeJson,
+  MAX_INPUT_DEPTH,
 } from './index.js';
 
 function catchError(run: () => unknown): unknown {
@@ -314,5 +315,35 @@ describe('lone surrogates', () => {
     const frame = encodeFrame(text);
     expect(decoder.push(frame)).toStrictEqual([value]);
     expect(decoder.pendingBytes).toBe(0);
+  });
+});
+
+describe('encodeJson depth and typed arrays', () => {
+  function nested(depth: number): unknown {
+    let value: unknown = 1;
+    for (let level = 0; level < depth; level += 1) value = [value];
+    return value;
+  }
+
+  it('accepts nesting up to the limit', () => {
+    const text = encodeJson({ d: nested(MAX_INPUT_DEPTH - 2) });
+    expect(text.startsWith('{"d":[[')).toBe(true);
+  });
+
+  it('rejects nesting past the limit', () => {
+    let error: unknown;
+    try {
+      encodeJson({ d: nested(MAX_INPUT_DEPTH + 10) });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(PyroostError);
+    expect((error as PyroostError).type).toBe('invalid_input');
+    expect((error as PyroostError).message).toContain(String(MAX_INPUT_DEPTH));
+  });
+
+  it('sends Float32Array as an array of numbers', () => {
+    const text = encodeJson({ v: new Float32Array([1.5, -2]) });
+    expect(JSON.parse(text)).toEqual({ v: [1.5, -2] });
   });
 });

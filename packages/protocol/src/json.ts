@@ -50,6 +50,13 @@ export function encodeJson(value: unknown): string {
 }
 
 /**
+ * Deepest nesting of objects and arrays accepted in a request. Python's
+ * `json` decoder recurses once per level and fails near its recursion limit
+ * (1,000 frames by default), so requests stay well below it.
+ */
+export const MAX_INPUT_DEPTH = 512;
+
+/**
  * Deepest nesting that `isPlainJson` walks. Deeper values, and values with a
  * cycle, take the replacer path, which detects cycles.
  */
@@ -154,7 +161,20 @@ function encodeWithReplacer(value: unknown): string {
             key,
           );
         }
+        if (ancestors.length >= MAX_INPUT_DEPTH) {
+          throw invalidInput(
+            `Inputs are nested more than ${MAX_INPUT_DEPTH} levels deep ${nameKey(key)}; ` +
+              "Python's JSON decoder cannot rebuild such values. Flatten the structure, " +
+              'for example into a list of records.',
+            key,
+          );
+        }
         ancestors.push(current);
+        if (ArrayBuffer.isView(current) && !(current instanceof DataView)) {
+          // Typed arrays other than Uint8Array travel as arrays of numbers;
+          // JSON.stringify alone would send them as objects keyed by index.
+          return Array.from(current as unknown as ArrayLike<number>);
+        }
         return current;
       default:
         return current;

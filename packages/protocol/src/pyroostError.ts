@@ -186,6 +186,7 @@ export function isPyroostError(value: unknown): value is PyroostError {
 export function describeValue(value: unknown): string {
   let text: string;
   if (typeof value === 'string') text = JSON.stringify(value);
+  else if (typeof value === 'number') text = String(value);
   else if (typeof value === 'bigint') text = `${value}n`;
   else if (typeof value === 'function')
     text = `function ${value.name || '(anonymous)'}`;

@@ -127,6 +127,16 @@ export class PoolSupervisor implements RestartPolicy {
 
   onWorkerStarted(): void {
     this.consecutiveFailures = 0;
+    if (this.gaveUp) {
+      // A probe replacement started: the cause went away, so the count starts afresh.
+      this.gaveUp = false;
+      this.restartTimes.length = 0;
+    }
+  }
+
+  /** After giving up, the pool tries one replacement again after one restart window. */
+  resumeAfterMs(): number {
+    return this.restartWindowMs;
   }
 
   private prune(now: number): void {

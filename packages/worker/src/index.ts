@@ -7,7 +7,19 @@ export {
   type WorkerExit,
 } from './pythonWorker.js';
 export { EncodedInputs } from './encodedInputs.js';
-export { silentLogger, type Logger, type LogFields } from './logger.js';
+export {
+  silentLogger,
+  toSafeLogger,
+  type Logger,
+  type LogFields,
+} from './logger.js';
+export {
+  MAX_TIMER_MS,
+  checkDurationMs,
+  checkInteger,
+  checkSignal,
+} from './optionChecks.js';
+export { MIN_MAX_FRAME_BYTES } from './workerOptions.js';
 export { findBridgeDirectory } from './bridgePath.js';
 export {
   ATTR_SESSION_ID,

@@ -9,7 +9,9 @@ const PROGRAMS = `${fixtures}programs.py`;
 
 const started: PythonWorker[] = [];
 
-async function startWorker(options: Partial<PythonWorkerOptions> = {}): Promise<PythonWorker> {
+async function startWorker(
+  options: Partial<PythonWorkerOptions> = {},
+): Promise<PythonWorker> {
   const worker = await PythonWorker.start({ programs: [PROGRAMS], ...options });
   started.push(worker);
   return worker;
@@ -24,7 +26,10 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+async function waitFor(
+  condition: () => boolean,
+  timeoutMs: number,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (condition()) return true;
@@ -72,7 +77,9 @@ describe('PythonWorker start', () => {
     const error = await rejection(PythonWorker.start({ programs: [path] }));
     expect(error.type).toBe('program_error');
     expect(error.message).toContain('raises_at_import.py');
-    expect(String(error.context.traceback)).toContain('broken on purpose at import');
+    expect(String(error.context.traceback)).toContain(
+      'broken on purpose at import',
+    );
   });
 
   it('rejects a programs file that does not exist', async () => {
@@ -105,14 +112,19 @@ describe('PythonWorker execute', () => {
 
   it('keeps results intact when a program floods stderr', async () => {
     const worker = await startWorker();
-    const result = await worker.execute('noisy_stderr', { size: 5 * 1024 * 1024 });
+    const result = await worker.execute('noisy_stderr', {
+      size: 5 * 1024 * 1024,
+    });
     expect(result).toEqual({ written: 5 * 1024 * 1024 });
     expect(await worker.execute('add', { a: 1, b: 1 })).toBe(2);
   });
 
   it('round-trips a 20 MB string and a 65,500-character string', async () => {
     const worker = await startWorker();
-    const large = (await worker.execute('repeat', { text: 'ab', count: 10 * 1024 * 1024 })) as string;
+    const large = (await worker.execute('repeat', {
+      text: 'ab',
+      count: 10 * 1024 * 1024,
+    })) as string;
     expect(large.length).toBe(20 * 1024 * 1024);
     expect(large.startsWith('abab')).toBe(true);
     expect(large.endsWith('abab')).toBe(true);
@@ -124,7 +136,10 @@ describe('PythonWorker execute', () => {
 
   it('decodes NaN and Infinity results as numbers', async () => {
     const worker = await startWorker();
-    const result = (await worker.execute('non_finite')) as Record<string, unknown>;
+    const result = (await worker.execute('non_finite')) as Record<
+      string,
+      unknown
+    >;
     expect(result.nan).toBeNaN();
     expect(result.inf).toBe(Number.POSITIVE_INFINITY);
     expect(result.ninf).toBe(Number.NEGATIVE_INFINITY);
@@ -135,7 +150,9 @@ describe('PythonWorker execute', () => {
 
   it('sends NaN and Infinity inputs to Python as floats', async () => {
     const worker = await startWorker();
-    const result = (await worker.execute('echo', { values: [NaN, Infinity, -Infinity] })) as {
+    const result = (await worker.execute('echo', {
+      values: [NaN, Infinity, -Infinity],
+    })) as {
       values: number[];
     };
     expect(result.values[0]).toBeNaN();
@@ -152,13 +169,17 @@ describe('PythonWorker execute', () => {
 
   it('turns a ValueError into a program error with its traceback', async () => {
     const worker = await startWorker();
-    const error = await rejection(worker.execute('fail', { message: 'bad value 42' }, { sessionId: 's-1' }));
+    const error = await rejection(
+      worker.execute('fail', { message: 'bad value 42' }, { sessionId: 's-1' }),
+    );
     expect(error.category).toBe('program');
     expect(error.type).toBe('program_error');
     expect(error.message).toContain('ValueError');
     expect(error.message).toContain('bad value 42');
     expect(error.context.exception).toBe('ValueError');
-    expect(String(error.context.traceback)).toContain('raise ValueError(message)');
+    expect(String(error.context.traceback)).toContain(
+      'raise ValueError(message)',
+    );
     expect(error.context.workerId).toBe(worker.id);
     expect(error.context.sessionId ?? error.context.session_id).toBe('s-1');
     expect(worker.state).toBe('idle');
@@ -167,7 +188,9 @@ describe('PythonWorker execute', () => {
 
   it('passes the session id to Python', async () => {
     const worker = await startWorker();
-    expect(await worker.execute('session', {}, { sessionId: 'abc' })).toBe('abc');
+    expect(await worker.execute('session', {}, { sessionId: 'abc' })).toBe(
+      'abc',
+    );
     expect(await worker.execute('session')).toBeNull();
   });
 
@@ -194,7 +217,9 @@ describe('PythonWorker execute', () => {
       'text',
     ];
     for (const inputs of cases) {
-      const error = await rejection(worker.execute('echo', inputs as Record<string, unknown>));
+      const error = await rejection(
+        worker.execute('echo', inputs as Record<string, unknown>),
+      );
       expect(error.type).toBe('invalid_input');
     }
     expect(worker.state).toBe('idle');
@@ -212,7 +237,9 @@ describe('PythonWorker execute', () => {
   it('kills the worker when a call times out', async () => {
     const worker = await startWorker();
     const pid = worker.pid as number;
-    const error = await rejection(worker.execute('sleep', { seconds: 60 }, { timeoutMs: 200 }));
+    const error = await rejection(
+      worker.execute('sleep', { seconds: 60 }, { timeoutMs: 200 }),
+    );
     expect(error.type).toBe('execution_timeout');
     expect(error.category).toBe('timeout');
     const exit = await worker.exited;
@@ -225,7 +252,11 @@ describe('PythonWorker execute', () => {
   it('kills the worker when the call is aborted', async () => {
     const worker = await startWorker();
     const controller = new AbortController();
-    const pending = worker.execute('sleep', { seconds: 60 }, { signal: controller.signal });
+    const pending = worker.execute(
+      'sleep',
+      { seconds: 60 },
+      { signal: controller.signal },
+    );
     setTimeout(() => controller.abort(), 100);
     const error = await rejection(pending);
     expect(error.type).toBe('aborted');
@@ -235,7 +266,11 @@ describe('PythonWorker execute', () => {
 
   it('rejects with worker_crashed soon after SIGKILL mid-request', async () => {
     const worker = await startWorker();
-    const pending = worker.execute('sleep', { seconds: 60 }, { sessionId: 's-9' });
+    const pending = worker.execute(
+      'sleep',
+      { seconds: 60 },
+      { sessionId: 's-9' },
+    );
     await new Promise((resolve) => setTimeout(resolve, 100));
     const killedAt = Date.now();
     process.kill(worker.pid as number, 'SIGKILL');
@@ -289,5 +324,77 @@ describe('PythonWorker shutdown', () => {
     await worker.kill();
     expect(await worker.rssBytes()).toBeUndefined();
     expect(await waitFor(() => worker.state === 'exited', 1_000)).toBe(true);
+  });
+});
+
+describe('PythonWorker option checks', () => {
+  it('rejects a signal that is not an AbortSignal', async () => {
+    const worker = await startWorker();
+    const controller = new AbortController();
+    const error = await rejection(
+      worker.execute(
+        'add',
+        { a: 1, b: 2 },
+        {
+          signal: controller as unknown as AbortSignal,
+        },
+      ),
+    );
+    expect(error.type).toBe('invalid_input');
+    expect(error.message).toContain('controller.signal');
+    expect(worker.state).toBe('idle');
+    expect(await worker.execute('add', { a: 1, b: 2 })).toBe(3);
+  });
+
+  it('rejects timeouts a timer cannot hold', async () => {
+    const worker = await startWorker();
+    for (const timeoutMs of [1e12, Number.NaN, 0, -1]) {
+      const error = await rejection(
+        worker.execute('add', { a: 1, b: 2 }, { timeoutMs }),
+      );
+      expect(error.type).toBe('invalid_input');
+      expect(error.message).toContain('timeoutMs');
+    }
+    expect(
+      await worker.execute('add', { a: 1, b: 2 }, { timeoutMs: Infinity }),
+    ).toBe(3);
+  });
+
+  it('rejects a missing cwd before spawning', async () => {
+    const error = await rejection(
+      PythonWorker.start({ programs: [PROGRAMS], cwd: '/no/such/dir' }),
+    );
+    expect(error.type).toBe('spawn_failed');
+    expect(error.message).toContain('/no/such/dir');
+  });
+
+  it('rejects a logger without methods', async () => {
+    const error = await rejection(
+      PythonWorker.start({ programs: [PROGRAMS], logger: {} as never }),
+    );
+    expect(error.type).toBe('invalid_input');
+    expect(error.message).toContain('logger');
+  });
+
+  it('survives a logger that throws', async () => {
+    const explode = (): never => {
+      throw new Error('logger failure');
+    };
+    const worker = await startWorker({
+      logger: { debug: explode, info: explode, warn: explode, error: explode },
+    });
+    expect(await worker.execute('noisy_stdout', { size: 10 })).toEqual({
+      written: 10,
+    });
+  });
+
+  it('kills processes a program left behind', async () => {
+    const worker = await startWorker();
+    const childPid = (await worker.execute('spawn_child', {
+      seconds: 60,
+    })) as number;
+    expect(isAlive(childPid)).toBe(true);
+    await worker.stop();
+    expect(await waitFor(() => !isAlive(childPid), 2_000)).toBe(true);
   });
 });

@@ -28,7 +28,9 @@ import {
 } from '@pyroost/protocol';
 import { findBridgeDirectory } from './bridgePath.js';
 import { EncodedInputs } from './encodedInputs.js';
-import { silentLogger, type Logger } from './logger.js';
+import { toSafeLogger, type Logger } from './logger.js';
+import { checkDurationMs, checkSignal } from './optionChecks.js';
+import { checkWorkerOptions, describeSpawnError } from './workerOptions.js';
 import { StderrBuffer } from './stderrBuffer.js';
 import {
   ATTR_SESSION_ID,
@@ -159,7 +161,7 @@ export class PythonWorker extends EventEmitter {
     this.id = options.id ?? `worker-${workerCount}`;
     this.python = options.python ?? 'python3';
     this.programs = [...options.programs];
-    this.logger = options.logger ?? silentLogger;
+    this.logger = toSafeLogger(options.logger);
     this.tracerProvider = options.tracerProvider;
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
@@ -202,6 +204,10 @@ export class PythonWorker extends EventEmitter {
       buffer: false,
       encoding: 'buffer',
       reject: false,
+      // A process group of its own lets close() also end the processes a
+      // program started. Parent death is covered by PR_SET_PDEATHSIG in the
+      // bridge, because execa's cleanup skips detached processes.
+      detached: true,
       cleanup: true,
       forceKillAfterDelay: this.killGraceMs,
     });
@@ -262,6 +268,7 @@ export class PythonWorker extends EventEmitter {
           `${describeValue(options.programs)}.`,
       });
     }
+    checkWorkerOptions(options);
     const worker = new PythonWorker(options);
     const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     try {
@@ -514,7 +521,17 @@ export class PythonWorker extends EventEmitter {
     encoded?: EncodedInputs,
   ): Promise<{ result: unknown; timing: Timing | undefined }> {
     const program = fields.program;
-    const { sessionId, signal, timeoutMs } = options;
+    const { sessionId } = options;
+    let signal: AbortSignal | undefined;
+    let timeoutMs: number | undefined;
+    try {
+      signal = checkSignal(options.signal);
+      timeoutMs = checkDurationMs('timeoutMs', options.timeoutMs, undefined, {
+        allowInfinity: true,
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.state_ !== 'idle')
       return Promise.reject(this.unavailableError(program, sessionId));
     if (signal?.aborted)
@@ -554,12 +571,16 @@ export class PythonWorker extends EventEmitter {
 
     let frame: Buffer;
     try {
-      let json = encodeJson(message);
-      if (encoded) {
-        // The envelope is a JSON object, so its text ends with its closing brace.
-        json = `${json.slice(0, -1)},"${encoded.field}":${encoded.json}}`;
-      }
-      frame = encodeFrame(json, this.maxFrameBytes);
+      const json = encodeJson(message);
+      // The envelope is a JSON object, so its text ends with its closing
+      // brace. The inputs go into the frame as a part of their own, so that
+      // large inputs are not copied into a joined string first.
+      frame = encodeFrame(
+        encoded
+          ? [`${json.slice(0, -1)},"${encoded.field}":`, encoded.json, '}']
+          : json,
+        this.maxFrameBytes,
+      );
     } catch (error) {
       const failure = this.withContext(
         error as PyroostError,
@@ -824,7 +845,13 @@ export class PythonWorker extends EventEmitter {
     this.inFlight = undefined;
     inFlight.stopWatching();
     this.requestsServed_ += 1;
-    if (this.state_ === 'busy') this.setState('idle');
+    if (message.closing === true) {
+      // The worker exits after this response; stopping it keeps it from
+      // being handed to the next caller, and kills it if it does not exit.
+      void this.stop({ timeoutMs: this.killGraceMs });
+    } else if (this.state_ === 'busy') {
+      this.setState('idle');
+    }
     const settle = message.ok
       ? () =>
           inFlight.resolve({ result: message.result, timing: message.timing })
@@ -861,13 +888,9 @@ export class PythonWorker extends EventEmitter {
   }
 
   private handleSpawnError(error: NodeJS.ErrnoException): void {
-    const notFound = error.code === 'ENOENT';
     const failure = new PyroostError({
       type: 'spawn_failed',
-      message: notFound
-        ? `Python interpreter not found: "${this.python}" (${error.code}). Set the python option ` +
-          "to an existing interpreter, e.g. a virtualenv's bin/python, or install python3."
-        : `Failed to start Python interpreter "${this.python}": ${error.message}`,
+      message: describeSpawnError(this.python, error),
       context: this.errorContext({ code: error.code }),
       cause: error,
     });
@@ -902,6 +925,7 @@ export class PythonWorker extends EventEmitter {
     });
     const reason = this.failure ?? (expected ? undefined : crash);
     this.exitInfo = { exitCode, signal, ...(reason ? { reason } : {}) };
+    this.killProcessGroup();
     this.setState('exited');
 
     this.onStartMessage?.(this.failure ?? crash);
@@ -918,6 +942,21 @@ export class PythonWorker extends EventEmitter {
       this.logger.warn(fields, `worker exited unexpectedly: ${crash.message}`);
     this.emit('exit', this.exitInfo);
     return this.exitInfo;
+  }
+
+  /**
+   * Kills what is left of the worker's process group: processes that a
+   * program started and did not wait for. A process that started a new
+   * session of its own (setsid) is out of reach.
+   */
+  private killProcessGroup(): void {
+    const pid = this.subprocess.pid;
+    if (pid === undefined || process.platform === 'win32') return;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // ESRCH: the group is already empty.
+    }
   }
 
   private setState(state: WorkerState): void {
