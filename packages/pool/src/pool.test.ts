@@ -244,7 +244,7 @@ describe('Pool queue', () => {
     expect(error.type).toBe('checkout_timeout');
     expect(error.message).toContain('within 100 ms');
     expect(error.message).toContain('pool size 1');
-    expect(error.message).toMatch(/\d+ callers queued/);
+    expect(error.message).toMatch(/\d+ other callers queued/);
     expect(error.message).toContain('checkoutTimeoutMs');
     expect(error.context.checkoutTimeoutMs).toBe(100);
     expect(error.context.size).toBe(1);
@@ -372,7 +372,10 @@ describe('Pool failures', () => {
     const error = await rejection(
       Pool.start({ programs: [raisesAtImport], size: 2 }),
     );
-    expect(error.type).toBe('program_error');
+    expect(
+      error.type,
+      `${error.message}\n${String(error.context.stderr)}`,
+    ).toBe('program_error');
     expect(`${error.message}\n${String(error.context.traceback)}`).toContain(
       'pool fixture broken on purpose at import',
     );
@@ -391,7 +394,10 @@ describe('Pool failures', () => {
         env: { PYROOST_TEST_CLAIM_FILE: `${importsOnce}.claim` },
       }),
     );
-    expect(error.type).toBe('program_error');
+    expect(
+      error.type,
+      `${error.message}\n${String(error.context.stderr)}`,
+    ).toBe('program_error');
     expect(`${error.message}\n${String(error.context.traceback)}`).toContain(
       'claim file already taken',
     );
@@ -621,7 +627,7 @@ describe('Pool inputs', () => {
     ['string', 'text'],
   ];
 
-  it('rejects inputs JSON cannot carry', async () => {
+  it('rejects invalid inputs', async () => {
     const pool = await startPool({ size: 1, overflow: 0 });
     const pidsBefore = pidsOf(pool);
     const restartsBefore = pool.stats().totals.restarts;

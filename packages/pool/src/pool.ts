@@ -18,7 +18,10 @@ import {
   EncodedInputs,
   PythonWorker,
   recordFailure,
-  silentLogger,
+  checkDurationMs,
+  checkInteger,
+  checkSignal,
+  toSafeLogger,
   type BatchResult,
   type Logger,
   type PythonWorkerOptions,
@@ -28,7 +31,12 @@ import { LatencyWindow, type LatencySummary } from './latencyWindow.js';
 import { PoolMetrics } from './poolMetrics.js';
 import { SessionRegistry, type SessionInfo } from './sessionRegistry.js';
 import { getTracer } from './tracing.js';
-import { WaitQueue, type WaitQueueNode } from './waitQueue.js';
+import {
+  QueuedCaller,
+  type QueueHost,
+  type Waiter as QueueWaiter,
+} from './queuedCaller.js';
+import { WaitQueue } from './waitQueue.js';
 
 /** Options of `Pool.start`. Worker options are passed to every worker. */
 export interface PoolOptions extends Omit<
@@ -91,6 +99,11 @@ export interface RestartPolicy {
   onWorkerLost(loss: WorkerLoss): number | null;
   /** Called when a replacement worker has started. */
   onWorkerStarted?(): void;
+  /**
+   * After `onWorkerLost` returned null: the delay in ms before the pool
+   * tries one replacement again, or undefined to never try again.
+   */
+  resumeAfterMs?(): number | undefined;
 }
 
 /** Worker counts by state, queue length, totals and latency. */
@@ -133,11 +146,7 @@ interface Member {
   idleTimer: NodeJS.Timeout | undefined;
 }
 
-interface Waiter {
-  resolve: (member: Member) => void;
-  reject: (error: PyroostError) => void;
-  node?: WaitQueueNode<Waiter>;
-}
+type Waiter = QueueWaiter<Member>;
 
 const DEFAULT_RESTART_DELAY_MS = 100;
 const MAX_TASKS_JITTER = 0.1;
@@ -152,15 +161,7 @@ function positiveInteger(
   fallback: number,
   min = 1,
 ): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min) {
-    throw new PyroostError({
-      type: 'invalid_input',
-      message: `Pool option ${name} must be an integer >= ${min}, got ${describeValue(value)}.`,
-      context: { option: name, value },
-    });
-  }
-  return value;
+  return checkInteger(name, value, fallback, min);
 }
 
 function positiveDuration(
@@ -168,15 +169,36 @@ function positiveDuration(
   value: number | undefined,
   fallback: number | undefined,
 ): number | undefined {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) {
+  return checkDurationMs(name, value, fallback, {
+    allowInfinity: name === 'timeoutMs',
+  });
+}
+
+function checkMemoryMb(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw new PyroostError({
       type: 'invalid_input',
-      message: `Pool option ${name} must be a positive number of milliseconds, got ${describeValue(value)}.`,
-      context: { option: name, value },
+      message: `Option maxMemoryMb must be a number of megabytes > 0, got ${describeValue(value)}.`,
+      context: { option: 'maxMemoryMb' },
     });
   }
   return value;
+}
+
+/** Checks the per-call options before the call queues or reaches Python. */
+function checkCallOptions(options: ExecuteOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new PyroostError({
+      type: 'invalid_input',
+      message: `Call options must be an object, got ${describeValue(options)}.`,
+    });
+  }
+  checkSignal(options.signal);
+  checkDurationMs('timeoutMs', options.timeoutMs, undefined, {
+    allowInfinity: true,
+  });
+  checkDurationMs('checkoutTimeoutMs', options.checkoutTimeoutMs, undefined);
 }
 
 /**
@@ -205,11 +227,39 @@ export class Pool extends EventEmitter {
   private readonly members = new Set<Member>();
   private readonly idle: Member[] = [];
   private readonly waiters = new WaitQueue<Waiter>();
+  /** Callbacks of the queued callers, shared by all of them. */
+  private readonly queueHost: QueueHost<Member> = {
+    leave: (waiter) =>
+      waiter.node !== undefined && this.waiters.remove(waiter.node),
+    recordWait: (waitedMs) => {
+      this.checkoutWait.record(waitedMs);
+      this.metrics.recordCheckoutWait(waitedMs / 1000);
+    },
+    workerId: (member) => member.worker.id,
+    timeoutError: (checkoutTimeoutMs, sessionId) =>
+      new PyroostError({
+        type: 'checkout_timeout',
+        message:
+          `No worker became free within ${checkoutTimeoutMs} ms (pool size ${this.size}, ` +
+          `overflow ${this.overflow}, ${this.waiters.length - 1} other callers queued). ` +
+          'Raise checkoutTimeoutMs or size, or send fewer concurrent calls.',
+        context: {
+          checkoutTimeoutMs,
+          size: this.size,
+          overflow: this.overflow,
+          queueLength: this.waiters.length,
+          sessionId,
+        },
+      }),
+    abortError: (sessionId, signal) =>
+      this.abortedWhileQueued(sessionId, signal),
+  };
   private readonly sessionRegistry = new SessionRegistry();
   private readonly latency = new LatencyWindow();
   private readonly checkoutWait = new LatencyWindow();
   private readonly metrics: PoolMetrics;
   private readonly pendingRestarts = new Set<NodeJS.Timeout>();
+  private probeTimer: NodeJS.Timeout | undefined;
   private startingCore = 0;
   private startingOverflow = 0;
   private programNames: readonly string[] = [];
@@ -249,15 +299,9 @@ export class Pool extends EventEmitter {
     this.maxMemoryBytes =
       options.maxMemoryMb === undefined
         ? undefined
-        : (positiveDuration(
-            'maxMemoryMb',
-            options.maxMemoryMb,
-            undefined,
-          ) as number) *
-          1024 *
-          1024;
+        : (checkMemoryMb(options.maxMemoryMb) as number) * 1024 * 1024;
     this.restartPolicy = options.restartPolicy ?? defaultRestartPolicy;
-    this.logger = options.logger ?? silentLogger;
+    this.logger = toSafeLogger(options.logger);
     this.tracerProvider = options.tracerProvider;
     this.workerOptions = {
       programs: options.programs,
@@ -318,8 +362,8 @@ export class Pool extends EventEmitter {
   ): Promise<unknown> {
     // An explicit `undefined` is a caller bug; only an omitted argument means
     // no inputs. EncodedInputs rejects it with invalid_input.
-    const given =
-        arguments.length > 2 && arguments[2] === undefined ? undefined : inputs;
+    const passedInputs =
+      arguments.length > 2 && arguments[2] === undefined ? undefined : inputs;
     if (typeof sessionId !== 'string' || sessionId === '') {
       return Promise.reject(
         new PyroostError({
@@ -331,7 +375,7 @@ export class Pool extends EventEmitter {
     return this.run(
       sessionId,
       program,
-      () => EncodedInputs.forExecute(program, given, { sessionId }),
+      () => EncodedInputs.forExecute(program, passedInputs, { sessionId }),
       (member, timeoutMs, encoded) =>
         member.worker.execute(program, encoded, {
           timeoutMs,
@@ -350,12 +394,12 @@ export class Pool extends EventEmitter {
   ): Promise<unknown> {
     // An explicit `undefined` is a caller bug; only an omitted argument means
     // no inputs. EncodedInputs rejects it with invalid_input.
-    const given =
-        arguments.length > 1 && arguments[1] === undefined ? undefined : inputs;
+    const passedInputs =
+      arguments.length > 1 && arguments[1] === undefined ? undefined : inputs;
     return this.run(
       undefined,
       program,
-      () => EncodedInputs.forExecute(program, given),
+      () => EncodedInputs.forExecute(program, passedInputs),
       (member, timeoutMs, encoded) =>
         member.worker.execute(program, encoded, {
           timeoutMs,
@@ -500,6 +544,8 @@ export class Pool extends EventEmitter {
     this.closed = true;
     for (const timer of this.pendingRestarts) clearTimeout(timer);
     this.pendingRestarts.clear();
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
     for (const waiter of this.waiters.drain()) {
       waiter.reject(this.closedError());
     }
@@ -532,7 +578,7 @@ export class Pool extends EventEmitter {
    * only by the requests Python answered, so calls rejected before sending
    * do not bring its recycling closer.
    */
-  private async run<T>(
+  private run<T>(
     sessionId: string | undefined,
     program: string,
     encode: () => EncodedInputs,
@@ -543,39 +589,104 @@ export class Pool extends EventEmitter {
     ) => Promise<T>,
     options: ExecuteOptions,
   ): Promise<T> {
-    this.checkProgram(program, sessionId);
     const startedAt = performance.now();
     this.sessionRegistry.touch(sessionId);
     this.totals.executions += 1;
 
-    let member: Member | undefined;
-    let servedBefore = 0;
+    let encoded: EncodedInputs;
+    try {
+      // Rejected calls (closed pool, unknown program, bad inputs) count in
+      // stats too, so a client that keeps sending them shows up there.
+      this.checkProgram(program, sessionId);
+      checkCallOptions(options);
+      encoded = encode();
+    } catch (error) {
+      const failure = this.recordFailure(error, sessionId, program);
+      this.recordOutcome(program, startedAt, failure);
+      return Promise.reject(failure);
+    }
+    // The wait for a worker is a promise chain and not an await in an async
+    // function, whose suspended frame would add about 400 bytes to every
+    // queued caller.
+    return this.checkout(sessionId, options).then(
+      (member) =>
+        this.runOn(
+          member,
+          sessionId,
+          program,
+          call,
+          encoded,
+          options,
+          startedAt,
+        ),
+      (error: unknown) => {
+        const failure = this.recordFailure(error, sessionId, program);
+        this.recordOutcome(program, startedAt, failure);
+        throw failure;
+      },
+    );
+  }
+
+  /** Runs a call on a checked-out worker, records it and checks the worker in. */
+  private async runOn<T>(
+    member: Member,
+    sessionId: string | undefined,
+    program: string,
+    call: (
+      member: Member,
+      timeoutMs: number | undefined,
+      encoded: EncodedInputs,
+    ) => Promise<T>,
+    encoded: EncodedInputs,
+    options: ExecuteOptions,
+    startedAt: number,
+  ): Promise<T> {
+    const servedBefore = member.worker.requestsServed;
     let failure: PyroostError | undefined;
     try {
-      const encoded = encode();
-      member = await this.checkout(sessionId, options);
-      servedBefore = member.worker.requestsServed;
       const timeoutMs = options.timeoutMs ?? this.timeoutMs;
       const result = await call(member, timeoutMs, encoded);
       this.totals.succeeded += 1;
       return result;
     } catch (error) {
-      failure = this.translateError(error, sessionId);
-      this.totals.failed += 1;
-      this.errorsByType[failure.type] =
-        (this.errorsByType[failure.type] ?? 0) + 1;
-      this.sessionRegistry.recordError(sessionId);
-      this.metrics.recordError(failure.type, program);
+      failure = this.recordFailure(error, sessionId, program);
+      if (failure.type === 'execution_timeout' || failure.type === 'aborted') {
+        // The worker was killed on the caller's behalf, not because it
+        // failed, so its replacement does not count toward the restart limit.
+        member.retiring = true;
+      }
       throw failure;
     } finally {
-      const elapsedMs = performance.now() - startedAt;
-      this.latency.record(elapsedMs);
-      this.metrics.recordExecution(program, elapsedMs / 1000, failure?.type);
-      if (member) {
-        member.tasks += member.worker.requestsServed - servedBefore;
-        this.checkin(member);
-      }
+      this.recordOutcome(program, startedAt, failure);
+      member.tasks += member.worker.requestsServed - servedBefore;
+      this.checkin(member);
     }
+  }
+
+  /** Counts a failed call in the totals and metrics; returns the error to reject with. */
+  private recordFailure(
+    error: unknown,
+    sessionId: string | undefined,
+    program: string,
+  ): PyroostError {
+    const failure = this.translateError(error, sessionId);
+    this.totals.failed += 1;
+    this.errorsByType[failure.type] =
+      (this.errorsByType[failure.type] ?? 0) + 1;
+    this.sessionRegistry.recordError(sessionId);
+    this.metrics.recordError(failure.type, program);
+    return failure;
+  }
+
+  /** Records the latency of a finished call, from its start to now, queue wait included. */
+  private recordOutcome(
+    program: string,
+    startedAt: number,
+    failure: PyroostError | undefined,
+  ): void {
+    const elapsedMs = performance.now() - startedAt;
+    this.latency.record(elapsedMs);
+    this.metrics.recordExecution(program, elapsedMs / 1000, failure?.type);
   }
 
   private checkProgram(program: string, sessionId: string | undefined): void {
@@ -636,7 +747,10 @@ export class Pool extends EventEmitter {
       message:
         'The pool has no workers and stopped replacing them after repeated failures' +
         (reason ? ` (last: ${reason.message})` : '') +
-        '. Fix the cause and start a new pool.',
+        '. Fix the cause; ' +
+        (this.restartPolicy.resumeAfterMs?.() === undefined
+          ? 'then start a new pool.'
+          : `the pool tries one replacement again every ${this.restartPolicy.resumeAfterMs?.()} ms.`),
       context: { lastError: reason?.toJSON() },
       cause: reason,
     });
@@ -722,61 +836,18 @@ export class Pool extends EventEmitter {
     options: ExecuteOptions,
     span: Span,
   ): Promise<Member> {
-    const queuedAt = performance.now();
     const checkoutTimeoutMs =
       options.checkoutTimeoutMs ?? this.checkoutTimeoutMs;
-    const signal = options.signal;
-
     return new Promise<Member>((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve: () => undefined,
-        reject: () => undefined,
-      };
-      const finish = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        const waitedMs = performance.now() - queuedAt;
-        this.checkoutWait.record(waitedMs);
-        this.metrics.recordCheckoutWait(waitedMs / 1000);
-        span.setAttribute('pyroost.queue.wait_ms', waitedMs);
-      };
-      waiter.resolve = (member) => {
-        finish();
-        span.setAttribute('pyroost.worker.id', member.worker.id);
-        span.end();
-        resolve(member);
-      };
-      waiter.reject = (error) => {
-        finish();
-        recordFailure(span, error);
-        span.end();
-        reject(error);
-      };
-      const leaveQueue = (error: PyroostError): void => {
-        if (waiter.node && this.waiters.remove(waiter.node))
-          waiter.reject(error);
-      };
-      const timer = setTimeout(() => {
-        leaveQueue(
-          new PyroostError({
-            type: 'checkout_timeout',
-            message:
-              `No worker became free within ${checkoutTimeoutMs} ms (pool size ${this.size}, ` +
-              `overflow ${this.overflow}, ${this.waiters.length} callers queued). ` +
-              'Raise checkoutTimeoutMs or size, or send fewer concurrent calls.',
-            context: {
-              checkoutTimeoutMs,
-              size: this.size,
-              overflow: this.overflow,
-              queueLength: this.waiters.length,
-              sessionId,
-            },
-          }),
-        );
-      }, checkoutTimeoutMs);
-      const onAbort = (): void =>
-        leaveQueue(this.abortedWhileQueued(sessionId, signal as AbortSignal));
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const waiter = new QueuedCaller(
+        this.queueHost,
+        span,
+        sessionId,
+        options.signal,
+        checkoutTimeoutMs,
+        resolve,
+        reject,
+      );
       waiter.node = this.waiters.push(waiter);
       this.maybeStartOverflow();
     });
@@ -991,9 +1062,70 @@ export class Pool extends EventEmitter {
       );
       this.emit('replacementStopped', loss);
     }
+    // Replacements scheduled before the limit was hit would otherwise still
+    // spawn processes after the pool reported that it stopped.
+    for (const timer of this.pendingRestarts) clearTimeout(timer);
+    this.pendingRestarts.clear();
     if (this.members.size === 0 && this.startingCore === 0) {
       for (const waiter of this.waiters.drain())
         waiter.reject(this.unhealthyError());
+    }
+    this.scheduleProbe();
+  }
+
+  /**
+   * After the restart policy gave up, tries one replacement again once the
+   * policy's `resumeAfterMs` has passed, so a pool whose cause went away
+   * (a full disk, a file being deployed) recovers without a restart of the
+   * application. A failed probe schedules the next one.
+   */
+  private scheduleProbe(): void {
+    const delayMs = this.restartPolicy.resumeAfterMs?.();
+    if (this.closed || this.probeTimer || delayMs === undefined) return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      if (this.closed) return;
+      this.startWorker('core').then(
+        (member) => {
+          this.replacementStopped = false;
+          this.restartPolicy.onWorkerStarted?.();
+          this.logger.info(
+            { workerId: member.worker.id, pid: member.worker.pid },
+            'probe worker started: the pool replaces workers again',
+          );
+          this.release(member);
+          this.topUpCore();
+        },
+        (error: PyroostError) => {
+          if (this.closed) return;
+          this.lastLoss = {
+            workerId: '(probe)',
+            pid: undefined,
+            reason: undefined,
+            startError: error,
+          };
+          this.logger.warn(
+            { errorType: error.type },
+            `probe worker failed to start: ${error.message}`,
+          );
+          this.scheduleProbe();
+        },
+      );
+    }, delayMs);
+    this.probeTimer.unref();
+  }
+
+  /** Starts core workers until the pool is back to `size`. */
+  private topUpCore(): void {
+    const core = [...this.members].filter(
+      (member) => member.kind === 'core',
+    ).length;
+    for (
+      let missing = this.size - core - this.startingCore;
+      missing > 0;
+      missing -= 1
+    ) {
+      this.replaceCore(0);
     }
   }
 
