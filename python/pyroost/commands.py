@@ -18,7 +18,7 @@ import time
 from typing import Any, Callable
 
 from . import codec, errors, registry, resources
-from .execution import CallOutcome, ProgramCaller, json_type_name
+from .execution import ProgramCaller, json_type_name
 
 # The frame body of a response, as parts that are written one after another.
 EncodedResponse = list[bytes]
@@ -115,12 +115,8 @@ class CommandHandler:
         inputs_list = parse_inputs_list(program.name, message)
         trace = message.get("trace")
         start_ns = time.time_ns()
-        outcomes = [
-            self.caller.call(program, inputs, session_id, trace)
-            for inputs in inputs_list
-        ]
+        items = self.caller.call_batch(program, inputs_list, session_id, trace)
         timing = {"start_ns": start_ns, "end_ns": time.time_ns()}
-        items = [batch_item(outcome) for outcome in outcomes]
         try:
             return self._encode_ok(request_id, items, timing, program.name)
         except Exception:
@@ -142,9 +138,7 @@ class CommandHandler:
         envelope, so integers beyond 2**53 - 1 become strings only inside the
         result, and a large result is encoded and copied only once.
         """
-        envelope = _envelope(request_id, True, timing)
-        head = codec.encode(envelope, stringify_big_integers=False)
-        body = [head[:-1], b',"result":', codec.encode(result), b"}"]
+        body = [_ok_head(request_id, timing), codec.encode(result), b"}"]
         return self._fit(body, request_id, timing, program_name)
 
     def _encode_error(
@@ -167,7 +161,7 @@ class CommandHandler:
         program_name: str | None,
     ) -> EncodedResponse:
         """Return body, or a frame_too_large response if body is too large."""
-        size = sum(len(part) for part in body)
+        size = sum(map(len, body))
         if size <= self.max_frame_bytes:
             return body
         error = frame_too_large(size, self.max_frame_bytes, program_name)
@@ -255,11 +249,19 @@ def _envelope(
     return envelope
 
 
-def batch_item(outcome: CallOutcome) -> dict[str, Any]:
-    if outcome.ok:
-        return {"ok": True, "result": outcome.result}
-    assert outcome.error is not None
-    return {"ok": False, "error": outcome.error.to_wire()}
+def _ok_head(request_id: int, timing: dict[str, int] | None) -> bytes:
+    """Return the encoded envelope of a successful response up to the result.
+
+    Every field is an integer or a constant, so formatting gives the bytes
+    that encoding the envelope would, several times faster.
+    """
+    if timing is None:
+        return b'{"type":"response","id":%d,"ok":true,"result":' % request_id
+    return (
+        b'{"type":"response","id":%d,"ok":true,'
+        b'"timing":{"start_ns":%d,"end_ns":%d},"result":'
+        % (request_id, timing["start_ns"], timing["end_ns"])
+    )
 
 
 def replace_unencodable(program_name: str, item: dict[str, Any]) -> dict[str, Any]:

@@ -9,16 +9,30 @@ outputs, and ``"communication"`` for malformed requests and oversized frames.
 
 from __future__ import annotations
 
-import asyncio
+import importlib.util
 import os
 import traceback
 from typing import Any
+
+
+def _package_directory(name: str) -> str:
+    """Return the folder of a package found on sys.path, without importing it.
+
+    The worker imports asyncio only for the first ``async def`` program, so
+    a worker that never runs one does not pay for it in start time and memory.
+    """
+    spec = importlib.util.find_spec(name)
+    origin = spec.origin if spec is not None else None
+    if origin is None:
+        return "<no folder for " + name + ">"
+    return os.path.dirname(os.path.abspath(origin)) + os.sep
+
 
 # Leading traceback frames from these places belong to the worker, to asyncio or
 # to the import system, so format_traceback leaves them out.
 _INTERNAL_FRAME_PREFIXES = (
     os.path.dirname(os.path.abspath(__file__)) + os.sep,
-    os.path.dirname(os.path.abspath(asyncio.__file__)) + os.sep,
+    _package_directory("asyncio"),
     "<frozen importlib.",
 )
 

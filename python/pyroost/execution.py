@@ -16,18 +16,25 @@ exceptions passing through a program call.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .registry import Program
 from .session import session_scope
 from .tracing import trace_scope
 
+if TYPE_CHECKING:
+    import asyncio
+
 MAX_EXCEPTION_MESSAGE_CHARS = 2000
+
+# Result types that are never awaitable.
+_PLAIN_RESULT_TYPES = frozenset(
+    {type(None), bool, int, float, str, bytes, list, tuple, dict, set}
+)
 
 
 @dataclass
@@ -82,15 +89,75 @@ class ProgramCaller:
             end_ns = time.time_ns()
         return CallOutcome(True, result, None, start_ns, end_ns)
 
+    def call_batch(
+        self,
+        program: Program,
+        inputs_list: list[Any],
+        session_id: str | None,
+        trace: Any,
+    ) -> list[dict[str, Any]]:
+        """Call the program once per inputs and return one batch item per call.
+
+        An item is ``{"ok": true, "result": ...}`` or ``{"ok": false,
+        "error": ...}``, as ``call`` would report it. Never raises. The loop
+        skips the per-call timing and outcome objects of ``call``, which
+        would cost more than a small program itself.
+        """
+        items: list[dict[str, Any]] = []
+        binding = program.keyword_binding
+        # The session id is private to the worker, so one scope serves the
+        # whole batch. A trace context is attached for each call, as in
+        # call(), so that context a program leaves attached does not reach
+        # the next item.
+        with session_scope(session_id):
+            for inputs in inputs_list:
+                if (
+                    type(inputs) is dict
+                    and binding is not None
+                    and binding.accepts(inputs)
+                ):
+                    args: tuple[Any, ...] = ()
+                    kwargs = inputs
+                else:
+                    try:
+                        args, kwargs = bind_inputs(program, inputs)
+                    except errors.WorkerError as error:
+                        items.append({"ok": False, "error": error.to_wire()})
+                        continue
+                if trace is None:
+                    items.append(self._batch_item(program, args, kwargs, session_id))
+                else:
+                    with trace_scope(trace):
+                        item = self._batch_item(program, args, kwargs, session_id)
+                    items.append(item)
+        return items
+
+    def _batch_item(
+        self,
+        program: Program,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        session_id: str | None,
+    ) -> dict[str, Any]:
+        try:
+            return {"ok": True, "result": self._invoke(program, args, kwargs)}
+        except BaseException as exc:
+            error = program_error(program.name, session_id, exc)
+            return {"ok": False, "error": error.to_wire()}
+
     def _invoke(
         self, program: Program, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         result = program.function(*args, **kwargs)
-        if inspect.isawaitable(result):
+        # The exact type check skips the slower isawaitable for plain values.
+        if type(result) not in _PLAIN_RESULT_TYPES and inspect.isawaitable(result):
             result = self._run_awaitable(result)
         return result
 
     def _run_awaitable(self, awaitable: Any) -> Any:
+        # Imported here, because most workers never run an async program.
+        import asyncio
+
         # A program may close the loop, so a closed loop is replaced.
         if self._loop is None or self._loop.is_closed():
             self._loop = asyncio.new_event_loop()
@@ -114,6 +181,9 @@ def bind_inputs(
             f"keyword arguments, got {json_type_name(inputs)}",
             {"program": program.name},
         )
+    binding = program.keyword_binding
+    if binding is not None and binding.accepts(inputs):
+        return (), inputs
     signature = program.signature
     if signature is None:
         # inspect cannot read the signature of some builtins, so the call

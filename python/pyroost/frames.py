@@ -3,8 +3,8 @@
 A frame is a 4-byte unsigned big-endian length N, then N bytes of body. The
 reader checks N against the maximum frame size before it reads or allocates the
 body, and decodes the body only once all N bytes have arrived. The writer takes
-the body as a sequence of parts and writes the header and each part with its own
-write loop, so a large body is never copied to join it to anything.
+the body as a sequence of parts. It joins a small frame and writes it with one
+call, and writes a large one part by part, so a large body is never copied.
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024
 
 # os.read returns at most this many bytes per call while a body is read.
 _READ_CHUNK_BYTES = 1024 * 1024
+
+# Frames up to this size are joined and written with one call; larger ones are
+# written part by part, so their body is never copied.
+_JOIN_MAX_BYTES = 64 * 1024
 
 
 class FrameTooLargeError(Exception):
@@ -79,7 +83,13 @@ def write_frame(fd: int, body: bytes | Sequence[bytes]) -> None:
     body is the frame body, or a sequence of parts that together form it.
     """
     parts = [body] if isinstance(body, bytes) else body
-    _write_all(fd, HEADER.pack(sum(len(part) for part in parts)))
+    size = sum(map(len, parts))
+    header = HEADER.pack(size)
+    if size <= _JOIN_MAX_BYTES:
+        # One system call for the whole frame: each write wakes the reader.
+        _write_all(fd, b"".join([header, *parts]))
+        return
+    _write_all(fd, header)
     for part in parts:
         _write_all(fd, part)
 

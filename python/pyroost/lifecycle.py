@@ -4,8 +4,9 @@ The Node parent owns shutdown, so SIGINT is ignored. Ctrl-C in a terminal
 reaches the whole process group, and Node decides when its workers stop.
 
 SIGTERM stops the worker with status 0. While it starts up or waits for a
-request, it exits at once. While a request is in flight, it finishes that
-request and sends the response first. The handler only sets a flag and writes
+request, it exits at once. While a request is in flight, including one that
+Node has written but the worker has not read yet, it finishes that request and
+sends the response first, marked closing. The handler only sets a flag and writes
 to a self-pipe, and the main loop waits on that pipe next to the request pipe,
 so a signal that arrives just before the loop starts to wait is not missed.
 
@@ -59,17 +60,25 @@ class StopSignal:
     def wait_for_request(self, input_fd: int) -> bool:
         """Block until input_fd is readable. Return False once a stop is requested.
 
+        A request that Node had already sent when SIGTERM arrived is still
+        served, because its caller counts it as in flight. Its response is
+        marked closing, so Node sends no more (see ``worker.serve``).
+
         Windows cannot select() on pipes, so there it returns at once, and
         SIGTERM takes effect after the next request.
         """
-        while not self.stop_requested:
-            if self._wake_read_fd < 0:
-                return True
-            readable, _, _ = select.select([input_fd, self._wake_read_fd], [], [])
+        if self._wake_read_fd < 0:
+            return not self.stop_requested
+        while True:
+            timeout = 0 if self.stop_requested else None
+            readable, _, _ = select.select(
+                [input_fd, self._wake_read_fd], [], [], timeout
+            )
             if input_fd in readable:
-                return not self.stop_requested
+                return True
+            if self.stop_requested:
+                return False
             self._drain_wake_pipe()
-        return False
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         self.stop_requested = True

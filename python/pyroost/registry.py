@@ -20,6 +20,46 @@ from typing import Any, Callable, TypeVar, overload
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@dataclass(frozen=True)
+class KeywordBinding:
+    """The parameters of a function that takes all its inputs as keywords.
+
+    Inputs bind when they include every required name and, unless the
+    function has ``**kwargs``, only known names. The function is then called
+    with the inputs as keyword arguments, which gives the same call as
+    ``Signature.bind`` without its cost.
+    """
+
+    names: frozenset[str]
+    required: frozenset[str]
+    accepts_any: bool
+
+    @classmethod
+    def of(cls, signature: inspect.Signature | None) -> KeywordBinding | bool:
+        """Return the binding of a signature, or False if it has none."""
+        if signature is None:
+            return False
+        names = set()
+        required = set()
+        accepts_any = False
+        for parameter in signature.parameters.values():
+            kind = parameter.kind
+            if kind is inspect.Parameter.POSITIONAL_ONLY:
+                return False
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                accepts_any = True
+            elif kind is not inspect.Parameter.VAR_POSITIONAL:
+                names.add(parameter.name)
+                if parameter.default is inspect.Parameter.empty:
+                    required.add(parameter.name)
+        return cls(frozenset(names), frozenset(required), accepts_any)
+
+    def accepts(self, inputs: dict[str, Any]) -> bool:
+        """Return whether inputs bind to the parameters as keywords."""
+        keys = inputs.keys()
+        return (self.accepts_any or keys <= self.names) and self.required <= keys
+
+
 @dataclass
 class Program:
     """A registered program: its name, function and cached signature."""
@@ -27,6 +67,10 @@ class Program:
     name: str
     function: Callable[..., Any]
     _signature: inspect.Signature | None = field(default=None, init=False, repr=False)
+    # False once computed and unusable, so that it is computed only once.
+    _keyword_binding: KeywordBinding | bool | None = field(
+        default=None, init=False, repr=False
+    )
 
     @property
     def signature(self) -> inspect.Signature | None:
@@ -37,6 +81,25 @@ class Program:
             except (TypeError, ValueError):
                 return None
         return self._signature
+
+    @property
+    def keyword_binding(self) -> KeywordBinding | None:
+        """How inputs bind as keywords, or None when only Signature.bind can tell.
+
+        None for anything but a plain function or method, for a wrapper made
+        with functools.wraps, and for a function with positional-only
+        parameters.
+        """
+        if self._keyword_binding is None:
+            function = self.function
+            # A wrapper's signature is the wrapped function's, and the wrapper
+            # may accept positional arguments only, so it gets bound ones.
+            plain = inspect.isfunction(function) or inspect.ismethod(function)
+            wrapped = getattr(function, "__wrapped__", None) is not None
+            self._keyword_binding = (
+                KeywordBinding.of(self.signature) if plain and not wrapped else False
+            )
+        return self._keyword_binding or None
 
     @property
     def doc(self) -> str | None:

@@ -12,6 +12,11 @@ device. After that:
 
 The duplicates are not inheritable (``os.dup`` default since Python 3.4), so a
 subprocess that a program starts does not keep the protocol pipes open.
+
+The worker also keeps a duplicate of stderr. A program that closes
+``sys.stdout``, ``sys.stderr`` or descriptors 1 and 2 would otherwise break
+every later program on the worker that prints, so the worker calls
+``repair_standard_streams`` after each request to reopen what was closed.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ class ProtocolChannels:
 
     input_fd: int
     output_fd: int
+    stderr_fd: int
 
 
 def take_protocol_channels() -> ProtocolChannels:
@@ -36,16 +42,10 @@ def take_protocol_channels() -> ProtocolChannels:
             stream.flush()
     output_fd = os.dup(1)
     input_fd = os.dup(0)
+    stderr_fd = os.dup(2)
 
     os.dup2(2, 1)
-    sys.stdout = open(  # noqa: SIM115 - replaces the process-wide stream
-        1,
-        "w",
-        buffering=1,
-        encoding="utf-8",
-        errors="backslashreplace",
-        closefd=False,
-    )
+    sys.stdout = _open_text_output(1)
 
     null_fd = os.open(os.devnull, os.O_RDONLY)
     try:
@@ -54,4 +54,41 @@ def take_protocol_channels() -> ProtocolChannels:
         os.close(null_fd)
     sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
 
-    return ProtocolChannels(input_fd=input_fd, output_fd=output_fd)
+    return ProtocolChannels(input_fd=input_fd, output_fd=output_fd, stderr_fd=stderr_fd)
+
+
+def repair_standard_streams(channels: ProtocolChannels) -> None:
+    """Reopen the standard output streams that a program closed.
+
+    This covers descriptors 1 and 2, sys.stdout and sys.stderr. A closed
+    descriptor 1 or 2 points at stderr again. A descriptor that a
+    program pointed somewhere else on purpose stays as it is.
+    """
+    for fd in (2, 1):
+        if not is_open(fd):
+            os.dup2(channels.stderr_fd, fd)
+    if sys.stderr is None or sys.stderr.closed:
+        sys.stderr = _open_text_output(2)
+    if sys.stdout is None or sys.stdout.closed:
+        sys.stdout = _open_text_output(1)
+
+
+def is_open(fd: int) -> bool:
+    """Return whether fd is an open file descriptor."""
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _open_text_output(fd: int):
+    """Open a line-buffered UTF-8 text stream on fd that never closes fd."""
+    return open(  # noqa: SIM115 - replaces a process-wide stream
+        fd,
+        "w",
+        buffering=1,
+        encoding="utf-8",
+        errors="backslashreplace",
+        closefd=False,
+    )

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -29,19 +27,25 @@ def opentelemetry_available() -> bool:
     return _opentelemetry_found
 
 
-@contextmanager
-def trace_scope(trace: Any) -> Iterator[None]:
-    """Attach the trace context from a request's ``trace`` field for the block.
+class trace_scope:  # noqa: N801 - used like the function it replaced
+    """Attach the trace context from a request's ``trace`` field for a ``with`` block.
 
     Does nothing when ``trace`` has no string ``traceparent`` or opentelemetry
-    is missing.
+    is missing. A class and not a generator-based context manager, because
+    it runs around every request.
     """
-    token = _attach(trace)
-    try:
-        yield
-    finally:
-        if token is not None:
-            _detach(token)
+
+    __slots__ = ("_trace", "_token")
+
+    def __init__(self, trace: Any) -> None:
+        self._trace = trace
+
+    def __enter__(self) -> None:
+        self._token = None if self._trace is None else _attach(self._trace)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _detach(self._token)
 
 
 def _carrier(trace: Any) -> dict[str, str] | None:

@@ -16,7 +16,9 @@ request stream breaks. Requests are handled one at a time, in order.
 
 Exit statuses: 0 for every orderly stop, 3 when the programs fail to load, 4
 when a request frame is too large or does not decode, because the stream
-cannot be resynchronised after either. Non-daemon threads that a program
+cannot be resynchronised after either. Status 4 also means that a program
+closed the request channel. A response after which the worker exits carries
+``"closing": true``. Non-daemon threads that a program
 started delay the exit until they end, as in any Python process.
 """
 
@@ -98,16 +100,37 @@ def serve(
             return EXIT_OK
 
         body, stop = handler.handle(message)
+        # A program may have closed the request channel. The worker then
+        # cannot serve another request, so the response is marked closing,
+        # and Node does not hand the worker to the next caller.
+        input_closed = not stdio.is_open(channels.input_fd)
+        if stop or input_closed or stop_signal.stop_requested:
+            body = _mark_closing(body)
         try:
             frames.write_frame(channels.output_fd, body)
         except BrokenPipeError:
             logger.info("stdout closed by the parent, exiting")
             return EXIT_OK
+        stdio.repair_standard_streams(channels)
+        _repair_log_stream()
+        if input_closed:
+            logger.error(
+                "a program closed the request channel (descriptor %d), exiting "
+                "with status %d",
+                channels.input_fd,
+                EXIT_PROTOCOL_BROKEN,
+            )
+            return EXIT_PROTOCOL_BROKEN
         if stop:
             logger.info("shutdown requested, exiting")
             return EXIT_OK
     logger.info("received SIGTERM, exiting")
     return EXIT_OK
+
+
+def _mark_closing(body: list[bytes]) -> list[bytes]:
+    """Add ``"closing":true`` to an encoded response, whose last byte closes it."""
+    return [*body[:-1], body[-1][:-1] + b',"closing":true}']
 
 
 def _send_quietly(fd: int, message: dict[str, object]) -> bool:
@@ -118,6 +141,14 @@ def _send_quietly(fd: int, message: dict[str, object]) -> bool:
         logger.info("stdout closed by the parent before start-up finished")
         return False
     return True
+
+
+def _repair_log_stream() -> None:
+    """Point the worker's log handler at sys.stderr if a program closed its stream."""
+    for handler in logger.handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream.closed:
+            # setStream() would flush the closed stream and raise.
+            handler.stream = sys.stderr
 
 
 def _configure_logging() -> None:

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 let cached: string | undefined;
@@ -13,10 +13,12 @@ let cached: string | undefined;
 export function findBridgeDirectory(): string {
   if (cached) return cached;
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [
-    resolve(here, '..', 'python'),
-    resolve(here, '..', '..', '..', 'python'),
-  ];
+  const packaged = resolve(here, '..', 'python');
+  const repository = resolve(here, '..', '..', '..', 'python');
+  // From sources (src/), the repository's python/ is current, while the
+  // package's python/ is the copy from the last build.
+  const candidates =
+    basename(here) === 'src' ? [repository, packaged] : [packaged, repository];
   for (const candidate of candidates) {
     if (existsSync(join(candidate, 'pyroost', '__main__.py'))) {
       cached = candidate;
