@@ -1,6 +1,7 @@
 // Analyses every module of the Python standard library on a pyroost pool,
-// then again on a pool of one worker, and prints the totals, the most complex
-// modules, the files that failed and the speed-up of the pool.
+// then again on a pool of one worker. Prints the totals, the most complex
+// modules, the files that failed and the speed-up of the pool, with the load
+// of the machine around the runs.
 //
 // Run with `pnpm demo` from the repository root, or `node main.mjs --help`
 // after building @pyroost/api.
@@ -12,6 +13,7 @@ import process from 'node:process';
 import { URL, fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { PythonPool, isPyroostError } from '@pyroost/api';
+import { coreCount, formatMachineLoad, oneMinuteLoad } from './timing.mjs';
 
 const PROGRAMS_FILE = fileURLToPath(new URL('./programs.py', import.meta.url));
 const PROGRAM = 'analyze_module';
@@ -383,6 +385,7 @@ function printReport(report, timing) {
     `Wall time: ${timing.workers} workers ${timing.poolSeconds.toFixed(2)} s, ` +
       `1 worker ${timing.oneWorkerSeconds.toFixed(2)} s, ` +
       `speed-up ${timing.speedUp.toFixed(2)}x (pool start-up not included)`,
+    ...formatMachineLoad(timing),
   );
   process.stdout.write(lines.join('\n') + '\n');
 }
@@ -412,6 +415,7 @@ async function main(argv) {
   log(
     `Analysing ${integer.format(files.length)} files under ${root} on a pool of the default size...`,
   );
+  const loadBefore = oneMinuteLoad();
   const pooled = await analyzeFiles(files, undefined);
   log(
     `Done in ${pooled.seconds.toFixed(2)} s on ${pooled.workers} workers. Again on 1 worker...`,
@@ -424,6 +428,9 @@ async function main(argv) {
     poolSeconds: pooled.seconds,
     oneWorkerSeconds: single.seconds,
     speedUp: single.seconds / pooled.seconds,
+    cores: coreCount(),
+    loadBefore,
+    loadAfter: oneMinuteLoad(),
   };
   const mismatches = findMismatches(pooled.outcomes, single.outcomes);
 

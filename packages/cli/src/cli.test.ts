@@ -7,7 +7,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +50,28 @@ def sleep(seconds):
 @program
 def noop():
     return None
+
+
+calls_made = 0
+
+
+@program
+def fail_every_other_call():
+    global calls_made
+    calls_made += 1
+    if calls_made % 2 == 0:
+        raise ValueError("even call")
+    return calls_made
+`;
+
+// Writes a line to stderr, then blocks its import far past any start timeout
+// that the tests pass.
+const HANGING_PROGRAMS_SOURCE = `
+import sys
+import time
+
+print("loading the model", file=sys.stderr, flush=True)
+time.sleep(600)
 `;
 
 const BUILT_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -82,13 +104,28 @@ function runArgs(program: string): string[] {
   return ['run', '--programs', programs, '--program', program];
 }
 
-/** Runs the CLI in-process and returns its exit status and output. */
-async function cli(
-  ...argv: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI in-process in `cwd` and returns its exit status and output. */
+async function cliIn(cwd: string, ...argv: string[]): Promise<CliResult> {
   const captured = captureIo();
-  const code = await runCli(argv, captured.io);
+  const code = await runCli(argv, { ...captured.io, cwd });
   return { code, stdout: captured.stdout(), stderr: captured.stderr() };
+}
+
+/** Runs the CLI in-process in the test folder. */
+function cli(...argv: string[]): Promise<CliResult> {
+  return cliIn(folder, ...argv);
+}
+
+/** Returns a relative path from `cwd` to `target` that climbs above the root. */
+function climbingPath(cwd: string, target: string): string {
+  const depth = cwd.split(sep).filter((part) => part !== '').length;
+  return '../'.repeat(depth + 3) + target.replace(/^\/+/, '');
 }
 
 beforeAll(() => {
@@ -105,6 +142,9 @@ beforeAll(() => {
   );
   writeFileSync(join(folder, 'broken.jsonl'), '{"a": 1, "b": 2}\n{"a": 1,\n');
   writeFileSync(join(folder, 'empty.jsonl'), '\n\n');
+  writeFileSync(join(folder, 'hanging.py'), HANGING_PROGRAMS_SOURCE);
+  mkdirSync(join(folder, 'other'));
+  writeFileSync(join(folder, 'other', 'two.txt'), 'a\nb\n');
 });
 
 afterAll(() => {
@@ -158,6 +198,57 @@ describe('pyroost run', () => {
     expect(stdout).toContain('[ok]     texts/three.txt: 3');
     expect(stdout).not.toContain('skipped.md');
     expect(stdout).toMatch(/done +2 of 2 inputs/);
+  });
+
+  it('matches --files that climb above the root', async () => {
+    const pattern = climbingPath(folder, join(folder, 'texts', '*.txt'));
+    const { code, stdout } = await cli(
+      ...runArgs('count_lines'),
+      '--files',
+      pattern,
+    );
+    expect(code).toBe(EXIT_OK);
+    expect(stdout).toContain('[ok]     texts/one.txt: 1');
+    expect(stdout).toContain('[ok]     texts/three.txt: 3');
+    expect(stdout).toMatch(/done +2 of 2 inputs/);
+  });
+
+  it('matches absolute --files', async () => {
+    const { code, stdout } = await cli(
+      ...runArgs('count_lines'),
+      '--files',
+      join(folder, 'texts', 't*.txt'),
+    );
+    expect(code).toBe(EXIT_OK);
+    expect(stdout).toContain('[ok]     texts/three.txt: 3');
+    expect(stdout).toMatch(/done +1 of 1 inputs/);
+  });
+
+  it('labels --files outside the working folder', async () => {
+    const cwd = join(folder, 'texts');
+    const other = join(folder, 'other', 'two.txt');
+    for (const pattern of ['../other/*.txt', climbingPath(cwd, other)]) {
+      const { code, stdout } = await cliIn(
+        cwd,
+        ...runArgs('count_lines'),
+        '--files',
+        pattern,
+      );
+      expect(code).toBe(EXIT_OK);
+      expect(stdout).toContain(`[ok]     ${other}: 2`);
+    }
+  });
+
+  it('shows no throughput when every input failed', async () => {
+    const { code, stdout } = await cli(
+      ...runArgs('divide'),
+      '--input',
+      '{"a": 1, "b": 0}',
+    );
+    expect(code).toBe(EXIT_FAILURE);
+    expect(stdout).toContain('failed      1 (ZeroDivisionError 1)');
+    expect(stdout).toContain('throughput  n/a (every call failed)');
+    expect(stdout).not.toMatch(/inputs\/s/);
   });
 
   it('prints parseable --json output', async () => {
@@ -270,7 +361,23 @@ describe('pyroost run', () => {
     );
     expect(code).toBe(EXIT_FAILURE);
     expect(stderr).toContain('failed to start the pool: spawn_failed');
-    expect(stderr).toContain('--python PATH');
+    expect(stderr).toContain('Set --python to an existing interpreter');
+  });
+
+  it('reports a --python folder once', async () => {
+    const { code, stderr } = await cli(
+      ...runArgs('divide'),
+      '--input',
+      '{}',
+      '--python',
+      join(folder, 'texts'),
+    );
+    expect(code).toBe(EXIT_FAILURE);
+    expect(stderr).toBe(
+      `pyroost run: failed to start the pool: spawn_failed: Python interpreter "${join(folder, 'texts')}" ` +
+        'cannot be executed (EACCES): it is a directory or lacks execute permission. ' +
+        'Set --python to the interpreter binary itself.\n',
+    );
   });
 
   it('prints a start failure as --json', async () => {
@@ -290,7 +397,13 @@ describe('pyroost run', () => {
 });
 
 describe('usage errors', () => {
-  const cases: { name: string; args: () => string[]; message: string }[] = [
+  // A message that names the test folder is a function, because the folder
+  // is created after the cases are collected.
+  const cases: {
+    name: string;
+    args: () => string[];
+    message: string | (() => string);
+  }[] = [
     {
       name: 'no --programs',
       args: () => ['run', '--program', 'divide', '--input', '{}'],
@@ -328,7 +441,7 @@ describe('usage errors', () => {
     {
       name: 'non-numeric --workers',
       args: () => [...runArgs('divide'), '--input', '{}', '--workers', 'two'],
-      message: 'Invalid --workers "two": expected a whole number of at least 1',
+      message: 'Invalid --workers "two": must be an integer >= 1',
     },
     {
       name: 'zero --timeout-ms',
@@ -404,6 +517,108 @@ describe('usage errors', () => {
       ],
       message: 'Invalid --calls "1e3"',
     },
+    {
+      name: 'folder as --inputs',
+      args: () => [...runArgs('divide'), '--inputs', 'texts'],
+      message: () =>
+        `Invalid --inputs texts (${join(folder, 'texts')}): it is a directory, ` +
+        'but --inputs expects a JSON Lines file with one JSON object of keyword arguments per line. ' +
+        'To call the program once per file of the directory, use --files "texts/*".',
+    },
+    {
+      name: 'missing --inputs outside the folder',
+      args: () => [...runArgs('divide'), '--inputs', '../absent.jsonl'],
+      message: () =>
+        `Invalid --inputs ../absent.jsonl: file not found (looked for ${join(folder, '..', 'absent.jsonl')}).`,
+    },
+    {
+      name: 'missing absolute --inputs',
+      args: () => [
+        ...runArgs('divide'),
+        '--inputs',
+        join(folder, 'absent.jsonl'),
+      ],
+      message: () =>
+        `Invalid --inputs ${join(folder, 'absent.jsonl')}: file not found.\n`,
+    },
+    {
+      name: '--files below a missing folder',
+      args: () => [...runArgs('count_lines'), '--files', 'nowhere/*.txt'],
+      message: () =>
+        `because ${join(folder, 'nowhere')} is not an existing directory`,
+    },
+    {
+      name: '--files naming a folder',
+      args: () => [...runArgs('count_lines'), '--files', 'texts/'],
+      message: () =>
+        `Invalid --files "texts/": the pattern names the directory ${join(folder, 'texts')}, not files. ` +
+        'Add a file pattern, such as --files "texts/*".',
+    },
+    {
+      name: 'empty --files',
+      args: () => [...runArgs('count_lines'), '--files', ''],
+      message: 'Invalid --files "": the pattern must not be empty.',
+    },
+    {
+      name: 'empty --inputs',
+      args: () => [...runArgs('divide'), '--inputs', ''],
+      message: 'Invalid --inputs "": the path must not be empty.',
+    },
+    {
+      name: 'negative --workers',
+      args: () => [...runArgs('divide'), '--input', '{}', '--workers', '-3'],
+      message:
+        'Invalid --workers "-3": must be an integer >= 1, such as --workers 4.',
+    },
+    {
+      name: 'negative --workers=VALUE',
+      args: () => [...runArgs('divide'), '--input', '{}', '--workers=-3'],
+      message:
+        'Invalid --workers "-3": must be an integer >= 1, such as --workers 4.',
+    },
+    {
+      name: 'negative --timeout-ms',
+      args: () => [...runArgs('divide'), '--input', '{}', '--timeout-ms', '-5'],
+      message:
+        'Invalid --timeout-ms "-5": must be an integer from 1 to 2147483647, such as --timeout-ms 30000.',
+    },
+    {
+      name: '--timeout-ms over the timer limit',
+      args: () => [
+        ...runArgs('divide'),
+        '--input',
+        '{}',
+        '--timeout-ms',
+        '2147483648',
+      ],
+      message: 'Invalid --timeout-ms "2147483648": must be an integer from 1',
+    },
+    {
+      name: 'negative --start-timeout-ms',
+      args: () => [
+        'health',
+        '--programs',
+        programs,
+        '--start-timeout-ms',
+        '-1',
+      ],
+      message:
+        'Invalid --start-timeout-ms "-1": must be an integer from 1 to 2147483647, such as --start-timeout-ms 60000.',
+    },
+    {
+      name: 'negative bench --calls',
+      args: () => [
+        'bench',
+        '--programs',
+        programs,
+        '--program',
+        'noop',
+        '--calls',
+        '-1',
+      ],
+      message:
+        'Invalid --calls "-1": must be an integer >= 1, such as --calls 1000.',
+    },
   ];
 
   for (const { name, args, message } of cases) {
@@ -411,7 +626,9 @@ describe('usage errors', () => {
       const { code, stdout, stderr } = await cli(...args());
       expect(code).toBe(EXIT_USAGE);
       expect(stdout).toBe('');
-      expect(stderr).toContain(message);
+      expect(stderr).toContain(
+        typeof message === 'function' ? message() : message,
+      );
       expect(stderr).toMatch(/Run 'pyroost( \w+)? --help' for the options\./);
     });
   }
@@ -430,7 +647,7 @@ describe('pyroost health', () => {
     expect(stdout).toContain('status      healthy');
     expect(stdout).toContain('workers     2 of 2 up');
     expect(stdout).toContain(
-      'programs    count_lines, divide, noop, session_of_call, sleep',
+      'programs    count_lines, divide, fail_every_other_call, noop, session_of_call, sleep',
     );
   });
 
@@ -467,6 +684,67 @@ describe('pyroost health', () => {
     const report = JSON.parse(stdout);
     expect(report.status).toBe('unhealthy');
     expect(report.error.type).toBe('spawn_failed');
+  });
+});
+
+describe('--start-timeout-ms', () => {
+  it('limits a hanging start in health', async () => {
+    const { code, stdout, stderr } = await cli(
+      'health',
+      '--programs',
+      join(folder, 'hanging.py'),
+      '--workers',
+      '1',
+      '--start-timeout-ms',
+      '1500',
+    );
+    expect(code).toBe(EXIT_FAILURE);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(
+      'pyroost health: failed to start the pool: start_timeout: ',
+    );
+    expect(stderr).toContain('did not become ready within 1500 ms');
+    expect(stderr).toContain('need a larger --start-timeout-ms');
+    expect(stderr).toContain(
+      "end of the worker's stderr:\n  | loading the model\n",
+    );
+    expect(stderr).not.toContain('startTimeoutMs');
+    expect(stderr).not.toContain('context.stderr');
+  });
+
+  it('is accepted by run and bench', async () => {
+    const run = await cli(
+      ...runArgs('divide'),
+      '--input',
+      '{"a": 1, "b": 2}',
+      '--start-timeout-ms',
+      '60000',
+    );
+    expect(run.code).toBe(EXIT_OK);
+    expect(run.stdout).toContain('[ok]     input: 0.5');
+
+    const bench = await cli(
+      'bench',
+      '--programs',
+      programs,
+      '--program',
+      'noop',
+      '--calls',
+      '10',
+      '--workers',
+      '1',
+      '--start-timeout-ms',
+      '60000',
+    );
+    expect(bench.code).toBe(EXIT_OK);
+    expect(bench.stdout).toMatch(/^10 calls of noop on 1 worker in /m);
+  });
+
+  it('is listed in the help of each command', async () => {
+    for (const command of ['run', 'health', 'bench']) {
+      const { stdout } = await cli(command, '--help');
+      expect(stdout).toContain('--start-timeout-ms N');
+    }
   });
 });
 
@@ -510,7 +788,82 @@ describe('pyroost bench', () => {
     expect(output.calls).toBe(20);
     expect(output.failed).toBe(20);
     expect(output.failedByType).toEqual({ ZeroDivisionError: 20 });
-    expect(output.callsPerSecond).toBeGreaterThan(0);
+    expect(output.succeeded).toBe(0);
+    expect(output.callsPerSecond).toBeNull();
+    expect(output.latencyMs.p50).toBeNull();
+    expect(output.firstError.context.exception).toBe('ZeroDivisionError');
+  });
+
+  it('reports no rate when every call failed', async () => {
+    const { code, stdout } = await cli(
+      'bench',
+      '--programs',
+      programs,
+      '--program',
+      'divide',
+      '--calls',
+      '50',
+      '--workers',
+      '1',
+    );
+    expect(code).toBe(EXIT_FAILURE);
+    expect(stdout).toMatch(
+      /^50 calls of divide on 1 worker in [\d.]+ s: every call failed, so no rate is reported$/m,
+    );
+    expect(stdout).not.toContain('calls/s');
+    expect(stdout).not.toContain('latency');
+    expect(stdout).toContain('failed   50 (invalid_input 50)\n');
+    expect(stdout).toContain(
+      "first failed call: invalid_input: invalid inputs for program 'divide'",
+    );
+    expect(stdout).toContain('No --input was given');
+  });
+
+  it('rates only the succeeded calls', async () => {
+    const { code, stdout } = await cli(
+      'bench',
+      '--programs',
+      programs,
+      '--program',
+      'fail_every_other_call',
+      '--calls',
+      '40',
+      '--workers',
+      '1',
+      '--json',
+    );
+    expect(code).toBe(EXIT_FAILURE);
+    const output = JSON.parse(stdout);
+    expect(output.succeeded).toBe(20);
+    expect(output.failed).toBe(20);
+    expect(output.failedByType).toEqual({ ValueError: 20 });
+    // The rate counts the 20 succeeded calls over the time of all 40.
+    expect(output.callsPerSecond * output.seconds).toBeCloseTo(20, 6);
+    expect(output.firstError.message).toContain('even call');
+  });
+
+  it('prints the succeeded count and rate', async () => {
+    const { code, stdout } = await cli(
+      'bench',
+      '--programs',
+      programs,
+      '--program',
+      'fail_every_other_call',
+      '--calls',
+      '40',
+      '--workers',
+      '1',
+    );
+    expect(code).toBe(EXIT_FAILURE);
+    expect(stdout).toMatch(
+      /^40 calls of fail_every_other_call on 1 worker in [\d.]+ s: 20 succeeded \(\d+ calls\/s counting succeeded calls only\)$/m,
+    );
+    expect(stdout).toMatch(/^latency {2}p50 [\d.]+ ms.* \(succeeded calls\)$/m);
+    expect(stdout).toContain('failed   20 (ValueError 20)\n');
+    expect(stdout).toContain(
+      'first failed call: program_error: ValueError: even call',
+    );
+    expect(stdout).not.toContain('No --input was given');
   });
 });
 

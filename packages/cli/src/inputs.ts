@@ -1,12 +1,15 @@
-import { readFile } from 'node:fs/promises';
-import { relative } from 'node:path';
-import { glob } from 'tinyglobby';
+import { readFile, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { glob, isDynamicPattern } from 'tinyglobby';
 import type { InputSource } from './options.js';
 import { UsageError } from './usage.js';
 
 /** One call's keyword arguments, with a label that names it in the output. */
 export interface InputItem {
-  /** `input`, `line N` of the --inputs file, or the file's path relative to the working folder. */
+  /**
+   * `input`, `line N` of the --inputs file, or the matched file's path:
+   * relative to the working folder when the file is inside it, else absolute.
+   */
   label: string;
   inputs: Record<string, unknown>;
 }
@@ -42,50 +45,130 @@ export function parseInputsObject(
   return value as Record<string, unknown>;
 }
 
-async function readJsonLines(file: string, cwd: string): Promise<InputItem[]> {
-  const displayPath = relative(cwd, file) || file;
-  let text: string;
+/** Reads a file for --inputs, or throws UsageError naming the path as typed and its absolute path. */
+async function readInputsFile(argument: string, file: string): Promise<string> {
+  const displayName = argument === file ? file : `${argument} (${file})`;
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT' ? 'file not found' : (error as Error).message;
-    throw new UsageError(`Invalid --inputs ${displayPath}: ${reason}.`);
+    if (code === 'ENOENT') {
+      throw new UsageError(
+        `Invalid --inputs ${argument}: file not found` +
+          (argument === file ? '.' : ` (looked for ${file}).`),
+      );
+    }
+    if (code === 'EISDIR') {
+      throw new UsageError(
+        `Invalid --inputs ${displayName}: it is a directory, but --inputs expects a JSON Lines file with one JSON object of keyword arguments per line. ` +
+          `To call the program once per file of the directory, use --files "${argument.replace(/\/+$/, '')}/*".`,
+      );
+    }
+    throw new UsageError(
+      `Invalid --inputs ${displayName}: failed to read the file (${(error as Error).message}).`,
+    );
   }
+}
+
+async function readJsonLines(
+  argument: string,
+  file: string,
+): Promise<InputItem[]> {
+  const text = await readInputsFile(argument, file);
   const items: InputItem[] = [];
   text.split(/\r?\n/).forEach((line, index) => {
     if (line.trim() === '') return;
     const label = `line ${index + 1}`;
     items.push({
       label,
-      inputs: parseInputsObject(line, `--inputs ${displayPath} ${label}`),
+      inputs: parseInputsObject(line, `--inputs ${argument} ${label}`),
     });
   });
   if (items.length === 0) {
     throw new UsageError(
-      `Invalid --inputs ${displayPath}: the file contains no inputs. Write one JSON object per line.`,
+      `Invalid --inputs ${argument}: the file contains no inputs. Write one JSON object per line.`,
     );
   }
   return items;
 }
 
+/**
+ * Splits a glob pattern into the directory named by its leading segments
+ * without glob syntax, resolved against `cwd`, and the rest of the pattern.
+ * Resolving the directory first lets a pattern start with `/` or climb out
+ * of `cwd` with `..`, as many as the shell would accept, because tinyglobby
+ * matches nothing when the `..` segments climb above the file system root.
+ */
+export function splitGlobBase(
+  pattern: string,
+  cwd: string,
+): { base: string; rest: string } {
+  const segments = pattern.split('/');
+  let staticCount = 0;
+  // The last segment always stays in the pattern, so a pattern without
+  // glob syntax still names a file.
+  while (staticCount < segments.length - 1) {
+    const segment = segments[staticCount] as string;
+    // A backslash escapes the next character in a glob, so a segment with
+    // one is left to tinyglobby.
+    if (segment.includes('\\') || isDynamicPattern(segment)) break;
+    staticCount += 1;
+  }
+  const staticPart = segments.slice(0, staticCount).join('/');
+  const base =
+    staticCount === 0
+      ? cwd
+      : resolve(cwd, staticPart === '' ? '/' : staticPart);
+  return { base, rest: segments.slice(staticCount).join('/') };
+}
+
+/** Returns the label of a matched file: relative to `cwd` when inside it, else absolute. */
+function fileLabel(path: string, cwd: string): string {
+  const fromCwd = relative(cwd, path);
+  const outside =
+    fromCwd === '..' || fromCwd.startsWith(`..${sep}`) || isAbsolute(fromCwd);
+  return outside ? path : fromCwd;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 async function matchFiles(pattern: string, cwd: string): Promise<InputItem[]> {
-  const paths = await glob(pattern, {
-    cwd,
+  const { base, rest } = splitGlobBase(pattern, cwd);
+  if (!(await isDirectory(base))) {
+    throw new UsageError(
+      `Invalid --files ${JSON.stringify(pattern)}: no file matches this pattern, because ${base} is not an existing directory. ` +
+        'Check the pattern, for example --files "src/**/*.py".',
+    );
+  }
+  const paths = await glob(rest, {
+    cwd: base,
     absolute: true,
     onlyFiles: true,
     // A pattern naming a folder matches that folder, not the files in it.
     expandDirectories: false,
   });
-  if (paths.length === 0) {
+  if (paths.length === 0 && (await isDirectory(join(base, rest)))) {
+    const folderPattern = pattern.replace(/\/+$/, '');
     throw new UsageError(
-      `Invalid --files ${JSON.stringify(pattern)}: no file matches this pattern in ${cwd}. ` +
+      `Invalid --files ${JSON.stringify(pattern)}: the pattern names the directory ${join(base, rest)}, not files. ` +
+        `Add a file pattern, such as --files "${folderPattern}/*".`,
+    );
+  }
+  if (paths.length === 0) {
+    const where = base === cwd ? `in ${cwd}` : `(${rest} in ${base})`;
+    throw new UsageError(
+      `Invalid --files ${JSON.stringify(pattern)}: no file matches this pattern ${where}. ` +
         'Check the pattern, for example --files "src/**/*.py".',
     );
   }
   return paths.sort().map((path) => ({
-    label: relative(cwd, path),
+    label: fileLabel(path, cwd),
     inputs: { path },
   }));
 }
@@ -101,7 +184,7 @@ export async function loadInputs(
         { label: 'input', inputs: parseInputsObject(source.json, '--input') },
       ];
     case 'inputs':
-      return readJsonLines(source.file, cwd);
+      return readJsonLines(source.argument, source.file);
     case 'files':
       return matchFiles(source.pattern, cwd);
   }

@@ -9,6 +9,8 @@ export interface PoolCommandOptions {
   programs: string[];
   python: string | undefined;
   workers: number | undefined;
+  /** Time limit of each worker's start-up in ms, or undefined for the library default (20,000). */
+  startTimeoutMs: number | undefined;
   json: boolean;
   verbose: boolean;
 }
@@ -16,7 +18,13 @@ export interface PoolCommandOptions {
 /** Source of the inputs of `run`. */
 export type InputSource =
   | { kind: 'input'; json: string }
-  | { kind: 'inputs'; file: string }
+  | {
+      kind: 'inputs';
+      /** The --inputs value as typed, shown in messages. */
+      argument: string;
+      /** Absolute path of the file. */
+      file: string;
+    }
   | { kind: 'files'; pattern: string };
 
 export interface RunOptions extends PoolCommandOptions {
@@ -42,6 +50,7 @@ const POOL_SPECS = {
   programs: { type: 'string', multiple: true },
   python: { type: 'string' },
   workers: { type: 'string' },
+  'start-timeout-ms': { type: 'string' },
   json: { type: 'boolean', default: false },
   verbose: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
@@ -76,7 +85,7 @@ function parseCommandArgs<T extends OptionSpecs>(
 ) {
   try {
     return parseArgs({
-      args,
+      args: attachNegativeValues(args, specs),
       options: specs,
       strict: true,
       allowPositionals: false,
@@ -84,6 +93,27 @@ function parseCommandArgs<T extends OptionSpecs>(
   } catch (error) {
     throw new UsageError(describeParseError(error, args), command);
   }
+}
+
+/**
+ * Rewrites `--flag -3` as `--flag=-3` for options that take a value.
+ * parseArgs reads a value that starts with a dash as a missing value and
+ * reports it as ambiguous, which would hide the range check of the value.
+ */
+function attachNegativeValues(args: string[], specs: OptionSpecs): string[] {
+  const joined: string[] = [];
+  for (let index = 0; index < args.length; index += 1) {
+    const arg = args[index] as string;
+    const next = args[index + 1];
+    const spec = arg.startsWith('--') ? specs[arg.slice(2)] : undefined;
+    if (spec?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      index += 1;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
 }
 
 /** Rewords a parseArgs error. An unexpected positional argument is often a glob that the shell expanded. */
@@ -106,15 +136,52 @@ export function wantsHelp(args: string[]): boolean {
   return args.includes('--help') || args.includes('-h');
 }
 
-/** Parses `value` of `flag` as a whole number of at least `min`. */
-export function parseInteger(flag: string, value: string, min = 1): number {
-  const number = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(number) || number < min) {
+/**
+ * Maximum delay that `setTimeout` supports, in ms (2^31 - 1, about 24.8 days).
+ * The library rejects longer time limits.
+ */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** A realistic value of each numeric flag, shown in its error message. */
+const EXAMPLE_VALUES: Readonly<Record<string, number>> = {
+  '--workers': 4,
+  '--calls': 1000,
+  '--timeout-ms': 30000,
+  '--start-timeout-ms': 60000,
+};
+
+/**
+ * Parses `value` of `flag` as an integer from `min` to `max`. Throws
+ * UsageError, with an example value of the flag, otherwise.
+ */
+export function parseInteger(
+  flag: string,
+  value: string,
+  min = 1,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  const number = /^-?\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
+    const range =
+      max === Number.MAX_SAFE_INTEGER
+        ? `an integer >= ${min}`
+        : `an integer from ${min} to ${max}`;
+    const example = EXAMPLE_VALUES[flag] ?? min;
     throw new UsageError(
-      `Invalid ${flag} ${JSON.stringify(value)}: expected a whole number of at least ${min}, such as ${flag} ${Math.max(min, 4)}.`,
+      `Invalid ${flag} ${JSON.stringify(value)}: must be ${range}, such as ${flag} ${example}.`,
     );
   }
   return number;
+}
+
+/** Parses an optional time limit flag in ms, from 1 to MAX_TIMER_MS. */
+function parseDurationMs(
+  flag: string,
+  value: string | undefined,
+): number | undefined {
+  return value === undefined
+    ? undefined
+    : parseInteger(flag, value, 1, MAX_TIMER_MS);
 }
 
 /**
@@ -174,6 +241,7 @@ function poolOptions(
     programs?: string[];
     python?: string;
     workers?: string;
+    'start-timeout-ms'?: string;
     json?: boolean;
     verbose?: boolean;
   },
@@ -186,6 +254,10 @@ function poolOptions(
       values.workers === undefined
         ? undefined
         : parseInteger('--workers', values.workers),
+    startTimeoutMs: parseDurationMs(
+      '--start-timeout-ms',
+      values['start-timeout-ms'],
+    ),
     json: values.json ?? false,
     verbose: values.verbose ?? false,
   };
@@ -214,9 +286,25 @@ export function parseRunOptions(args: string[], cwd: string): RunOptions {
   if (values.input !== undefined)
     source = { kind: 'input', json: values.input };
   else if (values.inputs !== undefined)
-    source = { kind: 'inputs', file: resolve(cwd, values.inputs) };
+    source = {
+      kind: 'inputs',
+      argument: values.inputs,
+      file: resolve(cwd, values.inputs),
+    };
   else source = { kind: 'files', pattern: values.files as string };
 
+  if (values.inputs === '') {
+    throw new UsageError(
+      'Invalid --inputs "": the path must not be empty. Pass a JSON Lines file, such as --inputs calls.jsonl.',
+      'run',
+    );
+  }
+  if (values.files === '') {
+    throw new UsageError(
+      'Invalid --files "": the pattern must not be empty. Pass a glob, such as --files "src/**/*.py".',
+      'run',
+    );
+  }
   if (values.session === '') {
     throw new UsageError(
       'Invalid --session "": the session id must not be empty.',
@@ -228,10 +316,7 @@ export function parseRunOptions(args: string[], cwd: string): RunOptions {
     program,
     source,
     sessionId: values.session,
-    timeoutMs:
-      values['timeout-ms'] === undefined
-        ? undefined
-        : parseInteger('--timeout-ms', values['timeout-ms']),
+    timeoutMs: parseDurationMs('--timeout-ms', values['timeout-ms']),
   };
 }
 
@@ -252,9 +337,6 @@ export function parseBenchOptions(args: string[], cwd: string): BenchOptions {
       values.calls === undefined
         ? DEFAULT_BENCH_CALLS
         : parseInteger('--calls', values.calls),
-    timeoutMs:
-      values['timeout-ms'] === undefined
-        ? undefined
-        : parseInteger('--timeout-ms', values['timeout-ms']),
+    timeoutMs: parseDurationMs('--timeout-ms', values['timeout-ms']),
   };
 }

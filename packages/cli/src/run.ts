@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { PyroostError, PyroostErrorJson } from '@pyroost/api';
 import {
   callEach,
+  checkoutTimeoutMs,
   checkProgramRegistered,
   secondsSince,
   startPoolOrReport,
@@ -146,6 +147,7 @@ export async function runCommand(
         concurrency: workers,
         sessionId: options.sessionId,
         timeoutMs: options.timeoutMs,
+        checkoutTimeoutMs: checkoutTimeoutMs(options.startTimeoutMs),
         signal: io.signal,
         onSettled: (settled) => progress?.update(settled),
       },

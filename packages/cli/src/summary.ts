@@ -125,8 +125,14 @@ export function formatSummary(summary: RunSummary, noun: string): string {
   if (summary.notRun > 0) {
     lines.push(`  not run     ${summary.notRun} (interrupted)`);
   }
+  // Failed calls often return at once, so their rate does not measure the
+  // speed of the program.
+  const throughput =
+    summary.succeeded > 0 || settled === 0
+      ? `${summary.throughput.toFixed(1)} ${noun}/s`
+      : 'n/a (every call failed)';
   lines.push(
-    `  throughput  ${summary.throughput.toFixed(1)} ${noun}/s`,
+    `  throughput  ${throughput}`,
     `  latency     ${formatLatency(summary.latencyMs)}`,
   );
   return lines.join('\n') + '\n';

@@ -28,7 +28,7 @@ Usage:
 Commands:
   run      call a program once per input and print the results and a summary
   health   start a pool, print its health check, exit 0 when it is healthy
-  bench    call a program many times and print the calls per second
+  bench    call a program many times and print the succeeded calls per second
 
 A program is a Python function decorated with @program (from pyroost import
 program). Its inputs arrive as keyword arguments.
@@ -43,6 +43,9 @@ Run 'pyroost COMMAND --help' for the options of a command.
 const POOL_OPTIONS = `  --programs FILE    Python file, or module name, that defines @program functions.
                      Repeat the flag to load several.
   --python PATH      Python interpreter that runs the workers (default: python3)
+  --start-timeout-ms N
+                     time limit of each worker's start-up, including the
+                     import of the programs, in milliseconds (default: 20000)
   --verbose          also log worker starts, stops and the programs' stderr
                      to stderr (by default only warnings and errors)`;
 
@@ -58,9 +61,10 @@ Inputs (exactly one of):
   --inputs FILE      one call per line of this JSON Lines file. Each line is
                      a JSON object of keyword arguments, blank lines are skipped.
   --files GLOB       one call per file that matches GLOB, with the keyword
-                     argument path set to the file's absolute path. Quote the
-                     pattern so that the shell does not expand it:
-                     --files 'src/**/*.py'
+                     argument path set to the file's absolute path. The
+                     pattern is relative to the working directory, may climb
+                     out of it with ../ or be absolute. Quote it so that the
+                     shell does not expand it: --files 'src/**/*.py'
 
 Options:
   --program NAME     name of the program to call
@@ -99,8 +103,10 @@ failed to start, 2 on an invalid command line.
 export const BENCH_HELP = `Usage: pyroost bench --programs FILE --program NAME [options]
 
 Calls the program NAME --calls times with the same inputs, one call per worker
-at a time, and prints the calls per second and the latency percentiles in
-milliseconds. Pool start-up and one warm-up call per worker are not timed. Use a program that does little work
+at a time, and prints the succeeded calls per second, their latency
+percentiles in milliseconds, and the failed calls by error type with the
+first error. Failed calls are not counted in the rate. Pool start-up and one
+warm-up call per worker are not timed. Use a program that does little work
 to measure the overhead of a call. For the repository's benchmark suite, run
 pnpm bench in a source checkout.
 

@@ -938,6 +938,11 @@ export class PythonWorker extends EventEmitter {
       inFlight.reject(crash);
     }
     if (expected) this.logger.info(fields, 'worker exited');
+    else if (this.subprocess.pid === undefined && this.failure)
+      this.logger.warn(
+        fields,
+        `worker failed to start: ${this.failure.message}`,
+      );
     else
       this.logger.warn(fields, `worker exited unexpectedly: ${crash.message}`);
     this.emit('exit', this.exitInfo);
