@@ -10,7 +10,7 @@ interface Outcome {
   atMs: number;
 }
 
-/** A pool stand-in: a real wait queue and errors that name their cause. */
+/** Builds a pool stand-in: a real wait queue and errors that name their cause. */
 function makeHost(): {
   host: QueueHost<string>;
   queue: WaitQueue<Waiter<string>>;

@@ -3,14 +3,14 @@ import type { PyroostError } from '@pyroost/protocol';
 import { recordFailure } from '@pyroost/worker';
 import { WaitQueue, type WaitQueueNode } from './waitQueue.js';
 
-/** A caller in a pool's wait queue, as the pool sees it. */
+/** Interface of a caller in a pool's wait queue, used by the pool. */
 export interface Waiter<T> {
   resolve(member: T): void;
   reject(error: PyroostError): void;
   node?: WaitQueueNode<Waiter<T>>;
 }
 
-/** What a queued caller needs from its pool. */
+/** Callbacks into the pool that its queued callers use. */
 export interface QueueHost<T> {
   /** Removes a waiter from the queue; returns false when it had already left. */
   leave(waiter: Waiter<T>): boolean;
