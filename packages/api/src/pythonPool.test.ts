@@ -278,3 +278,94 @@ describe('PythonPool recovery', () => {
     }
   });
 });
+
+describe('PythonPool second-pass checks', () => {
+  it('counts crashes after an early abort', async () => {
+    const pool = await startPool({
+      size: 1,
+      overflow: 0,
+      maxRestarts: 2,
+      initialBackoffMs: 10,
+    });
+    const outcomes: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const early = await rejection(
+        pool.executeProgram(
+          'square',
+          { n: 1 },
+          { signal: AbortSignal.abort() },
+        ),
+      );
+      expect(early.type).toBe('aborted');
+      expect(early.message).toContain('nothing reached Python');
+      const error = await rejection(
+        pool.executeProgram('crash', {}, { checkoutTimeoutMs: 5_000 }),
+      );
+      outcomes.push(error.type);
+    }
+    expect(outcomes).toEqual([
+      'worker_crashed',
+      'worker_crashed',
+      'worker_crashed',
+    ]);
+    expect((await pool.healthCheck({ ping: false })).status).toBe('unhealthy');
+  });
+
+  it('survives a logger that throws on warn and error', async () => {
+    const explode = (): never => {
+      throw new Error('logger failure');
+    };
+    const pool = await startPool({
+      size: 1,
+      overflow: 0,
+      maxRestarts: 1,
+      logger: {
+        debug: () => undefined,
+        info: () => undefined,
+        warn: explode,
+        error: explode,
+      },
+    });
+    const error = await rejection(pool.executeProgram('crash', {}));
+    expect(error.type).toBe('worker_crashed');
+    expect(
+      await pool.executeProgram(
+        'square',
+        { n: 4 },
+        { checkoutTimeoutMs: 5_000 },
+      ),
+    ).toBe(16);
+  });
+
+  it('fails only the batch item JSON cannot carry', async () => {
+    const pool = await startPool();
+    const items = [{ n: 1 }, { n: 2n }, { n: 3 }] as unknown as Record<
+      string,
+      unknown
+    >[];
+    const results = await pool.executeBatch('square', items, { chunkSize: 3 });
+    expect(results[0]).toEqual({ ok: true, result: 1 });
+    expect(results[1]?.ok).toBe(false);
+    expect(results[2]).toEqual({ ok: true, result: 9 });
+  });
+
+  it('rejects supervisor timings a timer cannot hold', async () => {
+    for (const options of [
+      { restartWindowMs: 3e9 },
+      { healthCheckIntervalMs: -5 },
+      { maxRestarts: 1.5 },
+    ]) {
+      const error = await rejection(
+        PythonPool.start({ programs: [PROGRAMS], size: 1, ...options }),
+      );
+      expect(error.type).toBe('invalid_input');
+    }
+  });
+
+  it('rejects null options without throwing synchronously', async () => {
+    const pool = await startPool({ size: 1 });
+    const pending = pool.executeProgram('square', { n: 1 }, null as never);
+    expect(pending).toBeInstanceOf(Promise);
+    expect((await rejection(pending)).type).toBe('invalid_input');
+  });
+});

@@ -1,4 +1,11 @@
-import { SpanKind, context, trace, type Span } from '@opentelemetry/api';
+import {
+  SpanKind,
+  context,
+  trace,
+  type Span,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
 import {
   Pool,
   type PoolOptions,
@@ -137,6 +144,13 @@ function checkChunkSize(value: unknown): number | undefined {
   return value;
 }
 
+function notAnOptionsObject(options: unknown): PyroostError {
+  return new PyroostError({
+    type: 'invalid_input',
+    message: `Options must be an object or omitted, got ${describeValue(options)}.`,
+  });
+}
+
 function notAnInputsObject(
   program: string,
   index: number,
@@ -163,6 +177,10 @@ function notAnInputsObject(
  * ```
  */
 export class PythonPool implements AsyncDisposable {
+  /** The provider that `tracer` came from (see `currentTracer`). */
+  private tracerSource: TracerProvider | undefined;
+  private tracer: Tracer | undefined;
+
   private constructor(
     private readonly pool: Pool,
     private readonly supervisor: PoolSupervisor,
@@ -218,6 +236,9 @@ export class PythonPool implements AsyncDisposable {
     // An explicit `undefined` is a caller bug; only an omitted argument means no inputs.
     const given =
       arguments.length > 1 && arguments[1] === undefined ? undefined : inputs;
+    if (typeof options !== 'object' || options === null) {
+      return Promise.reject(notAnOptionsObject(options));
+    }
     const { sessionId } = options;
     return this.traced(`pyroost.execute ${program}`, program, sessionId, () =>
       sessionId === undefined
@@ -247,6 +268,9 @@ export class PythonPool implements AsyncDisposable {
     inputsList: Record<string, unknown>[],
     options: ExecuteBatchOptions = {},
   ): Promise<BatchResult[]> {
+    if (typeof options !== 'object' || options === null) {
+      throw notAnOptionsObject(options);
+    }
     if (!Array.isArray(inputsList)) {
       throw new PyroostError({
         type: 'invalid_input',
@@ -316,10 +340,12 @@ export class PythonPool implements AsyncDisposable {
         try {
           chunkResults = await this.pool.executeBatch(program, items, options);
         } catch (error) {
-          chunkResults = items.map(() => ({
-            ok: false,
-            error: error as PyroostError,
-          }));
+          chunkResults = await this.isolateChunkFailure(
+            program,
+            items,
+            options,
+            error,
+          );
         }
         indexes.forEach((index, position) => {
           results[index] = chunkResults[position];
@@ -328,6 +354,34 @@ export class PythonPool implements AsyncDisposable {
     };
     const lanes = Math.min(chunks.length, this.pool.size + this.pool.overflow);
     await Promise.all(Array.from({ length: lanes }, lane));
+  }
+
+  /**
+   * Gives each item of a failed chunk its own outcome. When the chunk failed
+   * on its inputs before anything was sent (one item JSON cannot carry),
+   * each item is sent alone so that only the bad ones fail, with their
+   * index. Any other failure (timeout, crash) applies to the whole chunk.
+   */
+  private async isolateChunkFailure(
+    program: string,
+    items: Record<string, unknown>[],
+    options: ExecuteBatchOptions,
+    error: unknown,
+  ): Promise<BatchResult[]> {
+    const failure = error as PyroostError;
+    if (failure.type !== 'invalid_input' || items.length === 1) {
+      return items.map(() => ({ ok: false, error: failure }));
+    }
+    const results: BatchResult[] = [];
+    for (const item of items) {
+      try {
+        const [single] = await this.pool.executeBatch(program, [item], options);
+        results.push(single as BatchResult);
+      } catch (itemError) {
+        results.push({ ok: false, error: itemError as PyroostError });
+      }
+    }
+    return results;
   }
 
   private defaultChunkSize(items: number): number {
@@ -420,6 +474,9 @@ export class PythonPool implements AsyncDisposable {
   async close(
     options: { graceful?: boolean; timeoutMs?: number } = {},
   ): Promise<void> {
+    if (typeof options !== 'object' || options === null) {
+      throw notAnOptionsObject(options);
+    }
     this.monitor.stop();
     await this.pool.close(options);
   }
@@ -428,13 +485,27 @@ export class PythonPool implements AsyncDisposable {
     await this.close();
   }
 
+  /**
+   * Returns the tracer of the configured provider, or of the global one. It
+   * is kept while the provider stays the same, so a call does not ask the
+   * provider again.
+   */
+  private currentTracer(): Tracer {
+    const source = this.options.tracerProvider ?? trace.getTracerProvider();
+    if (this.tracer === undefined || source !== this.tracerSource) {
+      this.tracer = getTracer(source);
+      this.tracerSource = source;
+    }
+    return this.tracer;
+  }
+
   private async traced<T>(
     name: string,
     program: string,
     sessionId: string | undefined,
     run: (span: Span) => Promise<T>,
   ): Promise<T> {
-    const tracer = getTracer(this.options.tracerProvider);
+    const tracer = this.currentTracer();
     const span = tracer.startSpan(name, {
       kind: SpanKind.INTERNAL,
       attributes: {

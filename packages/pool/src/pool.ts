@@ -3,8 +3,10 @@ import { availableParallelism } from 'node:os';
 import {
   SpanKind,
   context,
+  trace,
   type MeterProvider,
   type Span,
+  type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
 import {
@@ -224,6 +226,9 @@ export class Pool extends EventEmitter {
   private readonly restartPolicy: RestartPolicy;
   private readonly logger: Logger;
   private readonly tracerProvider: TracerProvider | undefined;
+  /** The provider that `tracer` came from (see `currentTracer`). */
+  private tracerSource: TracerProvider | undefined;
+  private tracer: Tracer | undefined;
   private readonly members = new Set<Member>();
   private readonly idle: Member[] = [];
   private readonly waiters = new WaitQueue<Waiter>();
@@ -650,7 +655,10 @@ export class Pool extends EventEmitter {
       return result;
     } catch (error) {
       failure = this.recordFailure(error, sessionId, program);
-      if (failure.type === 'execution_timeout' || failure.type === 'aborted') {
+      const killedForCaller =
+        failure.type === 'execution_timeout' || failure.type === 'aborted';
+      // A call aborted before it was sent leaves the worker idle and alive.
+      if (killedForCaller && member.worker.state !== 'idle') {
         // The worker was killed on the caller's behalf, not because it
         // failed, so its replacement does not count toward the restart limit.
         member.retiring = true;
@@ -757,6 +765,20 @@ export class Pool extends EventEmitter {
   }
 
   /**
+   * Returns the tracer of the configured provider, or of the global one. It
+   * is kept while the provider stays the same, so a call does not ask the
+   * provider again.
+   */
+  private currentTracer(): Tracer {
+    const source = this.tracerProvider ?? trace.getTracerProvider();
+    if (this.tracer === undefined || source !== this.tracerSource) {
+      this.tracer = getTracer(source);
+      this.tracerSource = source;
+    }
+    return this.tracer;
+  }
+
+  /**
    * Takes a free worker or queues for one. Every checkout, instant or queued,
    * is traced as a `pyroost.checkout` span, so each execution has the same
    * span tree.
@@ -765,7 +787,7 @@ export class Pool extends EventEmitter {
     sessionId: string | undefined,
     options: ExecuteOptions,
   ): Promise<Member> {
-    const span = getTracer(this.tracerProvider).startSpan(
+    const span = this.currentTracer().startSpan(
       'pyroost.checkout',
       {
         kind: SpanKind.INTERNAL,
@@ -780,10 +802,12 @@ export class Pool extends EventEmitter {
       member.checkedOut = true;
       this.checkoutWait.record(0);
       this.metrics.recordCheckoutWait(0);
-      span.setAttributes({
-        'pyroost.checkout.queued': false,
-        'pyroost.worker.id': member.worker.id,
-      });
+      if (span.isRecording()) {
+        span.setAttributes({
+          'pyroost.checkout.queued': false,
+          'pyroost.worker.id': member.worker.id,
+        });
+      }
       span.end();
       return Promise.resolve(member);
     }

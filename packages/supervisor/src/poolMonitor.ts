@@ -1,9 +1,9 @@
 import type { Pool } from '@pyroost/pool';
-import { silentLogger, type Logger } from '@pyroost/worker';
+import { checkDurationMs, toSafeLogger, type Logger } from '@pyroost/worker';
 
 /** Options of `PoolMonitor`. */
 export interface PoolMonitorOptions {
-  /** Time between health checks of idle workers, in ms. Default 30,000. */
+  /** Time between health checks of idle workers, in ms; 0 disables them. Default 30,000. */
   healthCheckIntervalMs?: number;
   /** Time an idle worker has to answer a health-check ping, in ms. Default 5,000. */
   healthCheckTimeoutMs?: number;
@@ -39,10 +39,23 @@ export class PoolMonitor {
     private readonly pool: Pool,
     options: PoolMonitorOptions = {},
   ) {
-    this.healthCheckIntervalMs = options.healthCheckIntervalMs ?? 30_000;
-    this.healthCheckTimeoutMs = options.healthCheckTimeoutMs ?? 5_000;
-    this.sessionTtlMs = options.sessionTtlMs ?? 3_600_000;
-    this.logger = options.logger ?? silentLogger;
+    this.healthCheckIntervalMs = checkDurationMs(
+      'healthCheckIntervalMs',
+      options.healthCheckIntervalMs,
+      30_000,
+      { allowZero: true },
+    );
+    this.healthCheckTimeoutMs = checkDurationMs(
+      'healthCheckTimeoutMs',
+      options.healthCheckTimeoutMs,
+      5_000,
+    );
+    this.sessionTtlMs = checkDurationMs(
+      'sessionTtlMs',
+      options.sessionTtlMs,
+      3_600_000,
+    );
+    this.logger = toSafeLogger(options.logger);
   }
 
   /** The latest round's report, if any ran. */

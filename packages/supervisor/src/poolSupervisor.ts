@@ -1,6 +1,11 @@
 import type { RestartPolicy, WorkerLoss } from '@pyroost/pool';
-import { PyroostError, describeValue } from '@pyroost/protocol';
-import { silentLogger, type Logger } from '@pyroost/worker';
+import { PyroostError } from '@pyroost/protocol';
+import {
+  checkDurationMs,
+  checkInteger,
+  toSafeLogger,
+  type Logger,
+} from '@pyroost/worker';
 
 /** Options of `PoolSupervisor`. */
 export interface PoolSupervisorOptions {
@@ -14,22 +19,6 @@ export interface PoolSupervisorOptions {
   maxBackoffMs?: number;
   /** pino-compatible logger. Default: silent. */
   logger?: Logger;
-}
-
-function checkCount(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < 0) {
-    throw new PyroostError({
-      type: 'invalid_input',
-      message: `Supervisor option ${name} must be a number >= 0, got ${describeValue(value)}.`,
-      context: { option: name, value },
-    });
-  }
-  return value;
 }
 
 /**
@@ -52,23 +41,38 @@ export class PoolSupervisor implements RestartPolicy {
   private lastLoss: WorkerLoss | undefined;
 
   constructor(options: PoolSupervisorOptions = {}) {
-    this.maxRestarts = checkCount('maxRestarts', options.maxRestarts, 10);
-    this.restartWindowMs = checkCount(
+    this.maxRestarts = checkInteger('maxRestarts', options.maxRestarts, 10, 0);
+    // The window also times the probe after the limit, so it must be a
+    // real timer delay; a window under 1 ms would make the limit unreachable.
+    this.restartWindowMs = checkDurationMs(
       'restartWindowMs',
       options.restartWindowMs,
       60_000,
     );
-    this.initialBackoffMs = checkCount(
+    if (this.restartWindowMs < 1) {
+      throw new PyroostError({
+        type: 'invalid_input',
+        message: `Option restartWindowMs must be at least 1 ms, got ${this.restartWindowMs}.`,
+        context: { option: 'restartWindowMs' },
+      });
+    }
+    this.initialBackoffMs = checkDurationMs(
       'initialBackoffMs',
       options.initialBackoffMs,
       100,
+      {
+        allowZero: true,
+      },
     );
-    this.maxBackoffMs = checkCount(
+    this.maxBackoffMs = checkDurationMs(
       'maxBackoffMs',
       options.maxBackoffMs,
       10_000,
+      {
+        allowZero: true,
+      },
     );
-    this.logger = options.logger ?? silentLogger;
+    this.logger = toSafeLogger(options.logger);
   }
 
   /** Whether the intensity limit was exceeded and restarts stopped. */

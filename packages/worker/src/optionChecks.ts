@@ -84,18 +84,19 @@ export function checkInteger<T extends number | undefined>(
   return value;
 }
 
-/** Checks that a `signal` option is an AbortSignal. */
+/** Checks that a `signal` option is an AbortSignal from this realm. */
 export function checkSignal(value: unknown): AbortSignal | undefined {
   if (value === undefined) return undefined;
-  if (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as AbortSignal).addEventListener === 'function' &&
-    typeof (value as AbortSignal).removeEventListener === 'function' &&
-    typeof (value as AbortSignal).aborted === 'boolean'
-  ) {
-    return value as AbortSignal;
+  let usable = false;
+  if (value instanceof AbortSignal) {
+    try {
+      usable = typeof value.aborted === 'boolean';
+    } catch {
+      // A fake built on AbortSignal.prototype throws from the getter.
+      usable = false;
+    }
   }
+  if (usable) return value as AbortSignal;
   const hint =
     typeof value === 'object' && value !== null && 'signal' in value
       ? '; pass controller.signal, not the AbortController'
