@@ -105,10 +105,10 @@ class ProgramCaller:
         """
         items: list[dict[str, Any]] = []
         binding = program.keyword_binding
-        # The session id is private to the worker, so one scope serves the
-        # whole batch. A trace context is attached for each call, as in
-        # call(), so that context a program leaves attached does not reach
-        # the next item.
+        # Programs can read the session id but not set it, so one scope
+        # serves the whole batch. A trace context is attached for each call,
+        # as in call(), so that context a program leaves attached does not
+        # reach the next item.
         with session_scope(session_id):
             for inputs in inputs_list:
                 if (

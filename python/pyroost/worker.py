@@ -84,7 +84,10 @@ def serve(
 ) -> int:
     """Handle requests until the worker must stop, and return the exit status."""
     reader = frames.FrameReader(channels.input_fd, handler.max_frame_bytes)
-    while stop_signal.wait_for_request(channels.input_fd):
+    descriptor_check = stdio.DescriptorCheck((channels.input_fd, 1, 2))
+    while reader.has_buffered_bytes or stop_signal.wait_for_request(
+        channels.input_fd
+    ):
         try:
             message = reader.read_message()
         except (frames.FrameTooLargeError, codec.ProtocolError) as exc:
@@ -103,7 +106,8 @@ def serve(
         # A program may have closed the request channel. The worker then
         # cannot serve another request, so the response is marked closing,
         # and Node does not hand the worker to the next caller.
-        input_closed = not stdio.is_open(channels.input_fd)
+        closed_fds = descriptor_check.closed_fds()
+        input_closed = channels.input_fd in closed_fds
         if stop or input_closed or stop_signal.stop_requested:
             body = _mark_closing(body)
         try:
@@ -111,7 +115,7 @@ def serve(
         except BrokenPipeError:
             logger.info("stdout closed by the parent, exiting")
             return EXIT_OK
-        stdio.repair_standard_streams(channels)
+        stdio.repair_standard_streams(channels, closed_fds)
         _repair_log_stream()
         if input_closed:
             logger.error(

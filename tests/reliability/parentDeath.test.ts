@@ -57,3 +57,33 @@ describe('parent death', () => {
     for (const pid of pids) expect(isAlive(pid)).toBe(false);
   });
 });
+
+describe('normal parent exit', () => {
+  beforeAll(() => ensureApiBuilt(), 300_000);
+
+  it('kills processes programs left running', async () => {
+    const script = fileURLToPath(
+      new URL('./fixtures/exitingParent.mjs', import.meta.url),
+    );
+    const child = spawn(process.execPath, [script, PROGRAMS], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) =>
+      child.once('exit', resolve),
+    );
+    expect(code, stderr).toBe(0);
+
+    const { childPid } = JSON.parse(stdout.trim()) as { childPid: number };
+    expect(childPid).toBeGreaterThan(0);
+    let alive = isAlive(childPid);
+    for (let waited = 0; alive && waited < 2_000; waited += 50) {
+      await sleep(50);
+      alive = isAlive(childPid);
+    }
+    expect(alive).toBe(false);
+  });
+});

@@ -12,7 +12,7 @@ import {
   type PoolStats,
   type SessionInfo,
 } from '@pyroost/pool';
-import { PyroostError, describeValue } from '@pyroost/protocol';
+import { PyroostError, describeValue, encodeJson } from '@pyroost/protocol';
 import {
   PoolMonitor,
   PoolSupervisor,
@@ -358,9 +358,10 @@ export class PythonPool implements AsyncDisposable {
 
   /**
    * Gives each item of a failed chunk its own outcome. When the chunk failed
-   * on its inputs before anything was sent (one item JSON cannot carry),
-   * each item is sent alone so that only the bad ones fail, with their
-   * index. Any other failure (timeout, crash) applies to the whole chunk.
+   * on its inputs before anything was sent (an item JSON cannot carry), the
+   * items are checked one by one: the bad ones fail alone with their index,
+   * and the good ones are sent again together. Any other failure (timeout,
+   * crash) applies to the whole chunk.
    */
   private async isolateChunkFailure(
     program: string,
@@ -372,16 +373,37 @@ export class PythonPool implements AsyncDisposable {
     if (failure.type !== 'invalid_input' || items.length === 1) {
       return items.map(() => ({ ok: false, error: failure }));
     }
-    const results: BatchResult[] = [];
-    for (const item of items) {
+    const results: (BatchResult | undefined)[] = new Array(items.length);
+    const good: number[] = [];
+    items.forEach((item, position) => {
       try {
-        const [single] = await this.pool.executeBatch(program, [item], options);
-        results.push(single as BatchResult);
+        encodeJson(item);
+        good.push(position);
       } catch (itemError) {
-        results.push({ ok: false, error: itemError as PyroostError });
+        const itemFailure = itemError as PyroostError;
+        itemFailure.context.index = position;
+        results[position] = { ok: false, error: itemFailure };
       }
+    });
+    if (good.length > 0) {
+      let rerun: BatchResult[];
+      try {
+        rerun = await this.pool.executeBatch(
+          program,
+          good.map((position) => items[position] as Record<string, unknown>),
+          options,
+        );
+      } catch (rerunError) {
+        rerun = good.map(() => ({
+          ok: false,
+          error: rerunError as PyroostError,
+        }));
+      }
+      good.forEach((position, index) => {
+        results[position] = rerun[index];
+      });
     }
-    return results;
+    return results as BatchResult[];
   }
 
   private defaultChunkSize(items: number): number {

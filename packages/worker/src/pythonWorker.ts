@@ -31,6 +31,7 @@ import { EncodedInputs } from './encodedInputs.js';
 import { toSafeLogger, type Logger } from './logger.js';
 import { checkDurationMs, checkSignal } from './optionChecks.js';
 import { checkWorkerOptions, describeSpawnError } from './workerOptions.js';
+import { releaseGroup, trackGroup } from './processGroups.js';
 import { StderrBuffer } from './stderrBuffer.js';
 import {
   ATTR_SESSION_ID,
@@ -96,10 +97,14 @@ interface InFlight {
   command: Command;
   program: string | undefined;
   sessionId: string | undefined;
+  /** The request's timeout in ms; undefined or Infinity for none. */
+  timeoutMs: number | undefined;
+  /** `performance.now()` by which the response must arrive; Infinity for none. */
+  deadline: number;
   resolve: (value: { result: unknown; timing: Timing | undefined }) => void;
   /** `timing` is set when Python ran the request and answered with an error. */
   reject: (error: PyroostError, timing?: Timing) => void;
-  /** Clears the request's timeout and abort listener once a response has arrived. */
+  /** Removes the request's abort listener once a response has arrived. */
   stopWatching: () => void;
 }
 
@@ -140,6 +145,15 @@ export class PythonWorker extends EventEmitter {
   private readonly killGraceMs: number;
   private nextRequestId = 1;
   private inFlight: InFlight | undefined;
+  /**
+   * One timer for request timeouts, kept across requests so that a request
+   * does not create and clear a timer of its own. It may fire before the
+   * deadline of the request in flight, which then sets it again for the rest
+   * (see `onTimeoutTimer`).
+   */
+  private timeoutTimer: NodeJS.Timeout | undefined;
+  /** `performance.now()` at which `timeoutTimer` fires. */
+  private timeoutTimerDueAt = Infinity;
   /** Session of a request whose response arrived in the current I/O turn. */
   private settlingSessionId: string | undefined;
   private ready: ReadyMessage | undefined;
@@ -211,6 +225,8 @@ export class PythonWorker extends EventEmitter {
       cleanup: true,
       forceKillAfterDelay: this.killGraceMs,
     });
+
+    if (this.subprocess.pid !== undefined) trackGroup(this.subprocess.pid);
 
     const stdoutEnded = new Promise<void>((resolve) => {
       this.subprocess.stdout?.once('end', resolve);
@@ -535,7 +551,9 @@ export class PythonWorker extends EventEmitter {
     if (this.state_ !== 'idle')
       return Promise.reject(this.unavailableError(program, sessionId));
     if (signal?.aborted)
-      return Promise.reject(this.abortError(program, sessionId, signal));
+      return Promise.reject(
+        this.abortError(program, sessionId, signal, 'before it was sent'),
+      );
 
     const tracer = getTracer(this.tracerProvider);
     const span =
@@ -595,10 +613,14 @@ export class PythonWorker extends EventEmitter {
     }
 
     this.setState('busy');
+    const deadline =
+      timeoutMs !== undefined && Number.isFinite(timeoutMs)
+        ? performance.now() + timeoutMs
+        : Infinity;
     return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
       const cleanup = (): void => {
-        if (timer) clearTimeout(timer);
+        // An idle worker's timer must not keep the process alive.
+        this.timeoutTimer?.unref();
         signal?.removeEventListener('abort', onAbort);
       };
       const onAbort = (): void => {
@@ -612,6 +634,8 @@ export class PythonWorker extends EventEmitter {
         command,
         program,
         sessionId,
+        timeoutMs,
+        deadline,
         stopWatching: cleanup,
         resolve: (value) => {
           cleanup();
@@ -632,24 +656,58 @@ export class PythonWorker extends EventEmitter {
         },
       };
 
-      if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
-        timer = setTimeout(() => {
-          this.failRequest(
-            new PyroostError({
-              type: 'execution_timeout',
-              message:
-                `${program ? `Program "${program}"` : `Command ${command}`} did not finish ` +
-                `within ${timeoutMs} ms on ${this.id} (pid ${this.pid}); the worker was killed. ` +
-                'Raise timeoutMs if the program needs longer.',
-              context: this.errorContext({ program, sessionId, timeoutMs }),
-            }),
-          );
-        }, timeoutMs);
-      }
+      if (deadline !== Infinity) this.armTimeoutTimer(deadline);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.subprocess.stdin?.write(frame);
     });
   }
+
+  /** Makes `timeoutTimer` fire no later than `deadline` and keep the process alive. */
+  private armTimeoutTimer(deadline: number): void {
+    if (this.timeoutTimer && this.timeoutTimerDueAt <= deadline) {
+      this.timeoutTimer.ref();
+      return;
+    }
+    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+    this.timeoutTimerDueAt = deadline;
+    this.timeoutTimer = setTimeout(
+      this.onTimeoutTimer,
+      Math.max(0, deadline - performance.now()),
+    );
+  }
+
+  private clearTimeoutTimer(): void {
+    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+    this.timeoutTimer = undefined;
+    this.timeoutTimerDueAt = Infinity;
+  }
+
+  /**
+   * Fails the request in flight if its deadline has passed. A timer set for
+   * an earlier request fires before the deadline of the current one, and is
+   * set again for the time that is left.
+   */
+  private readonly onTimeoutTimer = (): void => {
+    this.timeoutTimer = undefined;
+    this.timeoutTimerDueAt = Infinity;
+    const inFlight = this.inFlight;
+    if (!inFlight || inFlight.deadline === Infinity) return;
+    if (performance.now() < inFlight.deadline) {
+      this.armTimeoutTimer(inFlight.deadline);
+      return;
+    }
+    const { program, command, sessionId, timeoutMs } = inFlight;
+    this.failRequest(
+      new PyroostError({
+        type: 'execution_timeout',
+        message:
+          `${program ? `Program "${program}"` : `Command ${command}`} did not finish ` +
+          `within ${timeoutMs} ms on ${this.id} (pid ${this.pid}); the worker was killed. ` +
+          'Raise timeoutMs if the program needs longer.',
+        context: this.errorContext({ program, sessionId, timeoutMs }),
+      }),
+    );
+  };
 
   /** Rejects the request in flight and kills the process, which cannot be trusted any more. */
   private failRequest(error: PyroostError): void {
@@ -668,10 +726,14 @@ export class PythonWorker extends EventEmitter {
     program: string | undefined,
     sessionId: string | undefined,
     signal: AbortSignal,
+    when?: 'before it was sent',
   ): PyroostError {
+    const subject = program ? `Program "${program}"` : 'Request';
     return new PyroostError({
       type: 'aborted',
-      message: `${program ? `Program "${program}"` : 'Request'} was aborted on ${this.id}; the worker was killed.`,
+      message: when
+        ? `${subject} was aborted ${when}; nothing reached Python and ${this.id} stays in use.`
+        : `${subject} was aborted on ${this.id}; the worker was killed.`,
       context: this.errorContext({ program, sessionId }),
       cause: signal.reason,
     });
@@ -924,6 +986,7 @@ export class PythonWorker extends EventEmitter {
       }),
     });
     const reason = this.failure ?? (expected ? undefined : crash);
+    this.clearTimeoutTimer();
     this.exitInfo = { exitCode, signal, ...(reason ? { reason } : {}) };
     this.killProcessGroup();
     this.setState('exited');
@@ -956,12 +1019,7 @@ export class PythonWorker extends EventEmitter {
    */
   private killProcessGroup(): void {
     const pid = this.subprocess.pid;
-    if (pid === undefined || process.platform === 'win32') return;
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // ESRCH: the group is already empty.
-    }
+    if (pid !== undefined) releaseGroup(pid);
   }
 
   private setState(state: WorkerState): void {

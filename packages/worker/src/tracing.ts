@@ -20,12 +20,23 @@ const OTHER_ERROR_TYPE = '_OTHER';
 
 const NANOS_PER_SECOND = 1_000_000_000n;
 
+/**
+ * Tracers by provider, so that a call does not ask the provider again. The
+ * global provider of `@opentelemetry/api` is a proxy whose tracers follow an
+ * SDK registered later, so its tracer can be kept too. `trace.disable()`
+ * replaces that proxy, and the new one gets a tracer of its own.
+ */
+const tracers = new WeakMap<TracerProvider, Tracer>();
+
 /** Returns this package's tracer from the given provider, or the global one. */
 export function getTracer(provider: TracerProvider | undefined): Tracer {
-  return (provider ?? trace.getTracerProvider()).getTracer(
-    __PACKAGE_NAME__,
-    __PACKAGE_VERSION__,
-  );
+  const source = provider ?? trace.getTracerProvider();
+  let tracer = tracers.get(source);
+  if (tracer === undefined) {
+    tracer = source.getTracer(__PACKAGE_NAME__, __PACKAGE_VERSION__);
+    tracers.set(source, tracer);
+  }
+  return tracer;
 }
 
 /** Returns the W3C `traceparent` header value for a span, or undefined for a non-recording no-op span. */
