@@ -77,3 +77,44 @@ def test_reader_returns_none_at_eof_inside_header() -> None:
         assert frames.FrameReader(read_fd, 1024).read_message() is None
     finally:
         os.close(read_fd)
+
+
+def frame_of(body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + body
+
+
+def test_reader_keeps_bytes_past_one_frame() -> None:
+    read_fd, write_fd = os.pipe()
+    stream = frame_of(b'{"n":1}') + frame_of(b'{"n":2}') + frame_of(b'{"n":3}')[:5]
+    os.write(write_fd, stream)
+    try:
+        reader = frames.FrameReader(read_fd, 1024)
+        assert reader.read_message() == {"n": 1}
+        assert reader.has_buffered_bytes
+        assert reader.read_message() == {"n": 2}
+        os.write(write_fd, frame_of(b'{"n":3}')[5:])
+        assert reader.read_message() == {"n": 3}
+        assert not reader.has_buffered_bytes
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def test_reader_joins_a_body_split_over_reads() -> None:
+    read_fd, write_fd = os.pipe()
+    body = b'{"text":"' + b"x" * 200_000 + b'"}'
+    data = frame_of(body)
+
+    def write_in_pieces() -> None:
+        for start in range(0, len(data), 777):
+            os.write(write_fd, data[start : start + 777])
+
+    writer = threading.Thread(target=write_in_pieces)
+    writer.start()
+    try:
+        message = frames.FrameReader(read_fd, 1024 * 1024).read_message()
+        assert message == {"text": "x" * 200_000}
+    finally:
+        writer.join()
+        os.close(read_fd)
+        os.close(write_fd)
