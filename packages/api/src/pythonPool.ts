@@ -21,6 +21,7 @@ import {
 } from '@pyroost/supervisor';
 import {
   checkDurationMs,
+  isPlainObject,
   ATTR_SESSION_ID,
   recordFailure,
   type BatchResult,
@@ -124,12 +125,6 @@ function checkOptionNames(options: object): void {
       `the options are ${[...OPTION_NAMES].join(', ')}.`,
     context: { unknown },
   });
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const prototype = Object.getPrototypeOf(value) as unknown;
-  return prototype === Object.prototype || prototype === null;
 }
 
 function checkChunkSize(value: unknown): number | undefined {

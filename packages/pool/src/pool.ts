@@ -157,25 +157,6 @@ const defaultRestartPolicy: RestartPolicy = {
   onWorkerLost: () => DEFAULT_RESTART_DELAY_MS,
 };
 
-function positiveInteger(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  min = 1,
-): number {
-  return checkInteger(name, value, fallback, min);
-}
-
-function positiveDuration(
-  name: string,
-  value: number | undefined,
-  fallback: number | undefined,
-): number | undefined {
-  return checkDurationMs(name, value, fallback, {
-    allowInfinity: name === 'timeoutMs',
-  });
-}
-
 function checkMemoryMb(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
@@ -283,24 +264,28 @@ export class Pool extends EventEmitter {
 
   private constructor(options: PoolOptions) {
     super();
-    this.size = positiveInteger('size', options.size, availableParallelism());
-    this.overflow = positiveInteger('overflow', options.overflow, 2, 0);
-    this.maxQueue = positiveInteger('maxQueue', options.maxQueue, 1_000, 0);
-    this.checkoutTimeoutMs = positiveDuration(
+    this.size = checkInteger('size', options.size, availableParallelism(), 1);
+    this.overflow = checkInteger('overflow', options.overflow, 2, 0);
+    this.maxQueue = checkInteger('maxQueue', options.maxQueue, 1_000, 0);
+    this.checkoutTimeoutMs = checkDurationMs(
       'checkoutTimeoutMs',
       options.checkoutTimeoutMs,
       5_000,
-    ) as number;
-    this.timeoutMs = positiveDuration('timeoutMs', options.timeoutMs, 30_000);
-    this.idleTimeoutMs = positiveDuration(
+    );
+    this.timeoutMs = checkDurationMs('timeoutMs', options.timeoutMs, 30_000, {
+      allowInfinity: true,
+    });
+    this.idleTimeoutMs = checkDurationMs(
       'idleTimeoutMs',
       options.idleTimeoutMs,
       30_000,
-    ) as number;
-    this.maxTasksPerWorker =
-      options.maxTasksPerWorker === undefined
-        ? undefined
-        : positiveInteger('maxTasksPerWorker', options.maxTasksPerWorker, 1);
+    );
+    this.maxTasksPerWorker = checkInteger(
+      'maxTasksPerWorker',
+      options.maxTasksPerWorker,
+      undefined,
+      1,
+    );
     this.maxMemoryBytes =
       options.maxMemoryMb === undefined
         ? undefined

@@ -5,7 +5,10 @@ import {
   type ErrorContext,
 } from '@pyroost/protocol';
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** Returns whether a value is an object literal or has a null prototype. */
+export function isPlainObject(
+  value: unknown,
+): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
   const prototype = Object.getPrototypeOf(value) as unknown;
   return prototype === Object.prototype || prototype === null;

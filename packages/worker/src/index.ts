@@ -6,7 +6,7 @@ export {
   type WorkerState,
   type WorkerExit,
 } from './pythonWorker.js';
-export { EncodedInputs } from './encodedInputs.js';
+export { EncodedInputs, isPlainObject } from './encodedInputs.js';
 export {
   silentLogger,
   toSafeLogger,
