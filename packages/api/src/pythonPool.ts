@@ -45,7 +45,7 @@ export interface ExecuteProgramOptions {
   sessionId?: string;
   /** Execution timeout in ms. Default: the pool's `timeoutMs` (30,000). */
   timeoutMs?: number;
-  /** Longest wait for a free worker in ms. Default: the pool's `checkoutTimeoutMs` (5,000). */
+  /** Maximum wait for a free worker in ms. Default: the pool's `checkoutTimeoutMs` (5,000). */
   checkoutTimeoutMs?: number;
   /** Aborts the call while it is queued or running. */
   signal?: AbortSignal;
@@ -72,7 +72,7 @@ export interface HealthReport {
   size: number;
   queueLength: number;
   restartsInWindow: number;
-  /** Why the status is not `healthy`. */
+  /** Reasons the status is not `healthy`. */
   reasons: string[];
 }
 
@@ -184,7 +184,7 @@ export class PythonPool implements AsyncDisposable {
   ) {}
 
   /**
-   * Starts the workers in parallel and resolves once each has answered a
+   * Starts the workers in parallel and resolves once each has responded to a
    * ping. Rejects with the first worker's start error (`spawn_failed`,
    * `start_timeout`, `program_error`, `program_not_found`), after killing the
    * others.
@@ -411,7 +411,7 @@ export class PythonPool implements AsyncDisposable {
   /**
    * Reports `healthy`, `degraded` or `unhealthy` with the reasons. Unless
    * `ping` is false, it first pings every idle worker (busy ones are left
-   * alone) and replaces those that do not answer within `pingTimeoutMs`
+   * alone) and replaces those that do not respond within `pingTimeoutMs`
    * (default 2,000), which makes the status `degraded`.
    */
   async healthCheck(

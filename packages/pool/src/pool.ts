@@ -53,7 +53,7 @@ export interface PoolOptions extends Omit<
   idleTimeoutMs?: number;
   /** Callers allowed to wait for a worker; past it calls reject with `queue_full`. Default 1,000. */
   maxQueue?: number;
-  /** Longest wait for a free worker, in ms. Default 5,000. */
+  /** Maximum wait for a free worker, in ms. Default 5,000. */
   checkoutTimeoutMs?: number;
   /** Default execution timeout, in ms. Default 30,000. */
   timeoutMs?: number;
@@ -77,11 +77,11 @@ export interface ExecuteOptions {
   timeoutMs?: number;
   /** Aborts the call while it waits in the queue or runs. */
   signal?: AbortSignal;
-  /** Longest wait for a free worker in ms; overrides the pool's `checkoutTimeoutMs`. */
+  /** Maximum wait for a free worker in ms. Overrides the pool's `checkoutTimeoutMs`. */
   checkoutTimeoutMs?: number;
 }
 
-/** Why a worker left the pool. */
+/** Reason a worker left the pool. */
 export interface WorkerLoss {
   workerId: string;
   pid: number | undefined;
@@ -309,7 +309,7 @@ export class Pool extends EventEmitter {
   }
 
   /**
-   * Starts a pool: all `size` workers spawn in parallel and must answer a ping
+   * Starts a pool: all `size` workers spawn in parallel and must respond to a ping
    * before it resolves. If any fails, the others are killed and the promise
    * rejects with that worker's error; nothing keeps retrying in the background.
    */
@@ -489,7 +489,7 @@ export class Pool extends EventEmitter {
 
   /**
    * Pings every idle worker (never a busy one, so a long CPU-bound program is
-   * not mistaken for a hang). A worker that does not answer within
+   * not mistaken for a hang). A worker that does not respond within
    * `timeoutMs` is killed and replaced. Returns the ids that failed.
    */
   async pingIdleWorkers(timeoutMs: number): Promise<string[]> {

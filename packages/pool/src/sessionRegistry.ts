@@ -1,4 +1,4 @@
-/** What the pool records about one session, for observability only. */
+/** Record the pool keeps about one session, for observability only. */
 export interface SessionInfo {
   sessionId: string;
   /** Epoch ms of the first execution. */
@@ -11,7 +11,7 @@ export interface SessionInfo {
 
 /**
  * Tracks sessions by id. Sessions never pin a worker: this registry only
- * counts executions and errors per session and forgets idle ones.
+ * counts executions and errors per session and removes idle ones.
  */
 export class SessionRegistry {
   private readonly sessions = new Map<string, SessionInfo>();

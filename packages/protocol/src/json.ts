@@ -65,7 +65,7 @@ const MAX_PLAIN_DEPTH = 256;
 /**
  * Returns whether a value is made only of null, booleans, strings, finite
  * numbers, arrays and objects whose prototype is `Object.prototype` or null,
- * so that plain `JSON.stringify` encodes it exactly as the policy says.
+ * so that plain `JSON.stringify` encodes it exactly as the policy requires.
  * `JSON.stringify` with a replacer calls back into JavaScript for every
  * value and runs two to three times slower than without one.
  */

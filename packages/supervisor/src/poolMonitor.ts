@@ -5,7 +5,7 @@ import { checkDurationMs, toSafeLogger, type Logger } from '@pyroost/worker';
 export interface PoolMonitorOptions {
   /** Time between health checks of idle workers, in ms; 0 disables them. Default 30,000. */
   healthCheckIntervalMs?: number;
-  /** Time an idle worker has to answer a health-check ping, in ms. Default 5,000. */
+  /** Time an idle worker has to respond to a health-check ping, in ms. Default 5,000. */
   healthCheckTimeoutMs?: number;
   /** Sessions idle longer than this are forgotten, in ms. Default 3,600,000 (one hour). */
   sessionTtlMs?: number;
@@ -22,7 +22,7 @@ export interface MonitorReport {
 
 /**
  * Pings idle workers every `healthCheckIntervalMs` and replaces those that
- * do not answer. Busy workers are never pinged, so a long CPU-bound program
+ * do not respond. Busy workers are never pinged, so a long CPU-bound program
  * is not mistaken for a hang (its own execution timeout covers it). Each
  * round also forgets sessions idle for longer than `sessionTtlMs`.
  */

@@ -15,7 +15,7 @@ export interface PoolSupervisorOptions {
   restartWindowMs?: number;
   /** Delay before the first restart after a healthy period, in ms. Default 100. */
   initialBackoffMs?: number;
-  /** Longest delay between restarts, in ms. Default 10,000. */
+  /** Maximum delay between restarts, in ms. Default 10,000. */
   maxBackoffMs?: number;
   /** pino-compatible logger. Default: silent. */
   logger?: Logger;
@@ -43,7 +43,7 @@ export class PoolSupervisor implements RestartPolicy {
   constructor(options: PoolSupervisorOptions = {}) {
     this.maxRestarts = checkInteger('maxRestarts', options.maxRestarts, 10, 0);
     // The window also times the probe after the limit, so it must be a
-    // real timer delay; a window under 1 ms would make the limit unreachable.
+    // real timer delay. A window under 1 ms would make the limit unreachable.
     this.restartWindowMs = checkDurationMs(
       'restartWindowMs',
       options.restartWindowMs,

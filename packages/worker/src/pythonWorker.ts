@@ -51,7 +51,7 @@ export interface PythonWorkerOptions {
   env?: Record<string, string | undefined>;
   /** Working directory of the process; relative program paths resolve against it. */
   cwd?: string;
-  /** Time allowed to start the interpreter, import the programs and answer a ping, in ms. Default 20,000. */
+  /** Time allowed to start the interpreter, import the programs and respond to a ping, in ms. Default 20,000. */
   startTimeoutMs?: number;
   /** Time between SIGTERM and SIGKILL when the worker is killed, in ms. Default 2,000. */
   killGraceMs?: number;
@@ -84,7 +84,7 @@ export type BatchResult =
 /** Life-cycle states of a worker. */
 export type WorkerState = 'starting' | 'idle' | 'busy' | 'stopping' | 'exited';
 
-/** How the process ended. */
+/** Exit status of the process, and the error that ended it. */
 export interface WorkerExit {
   exitCode: number | null;
   signal: string | null;
@@ -102,7 +102,7 @@ interface InFlight {
   /** `performance.now()` by which the response must arrive; Infinity for none. */
   deadline: number;
   resolve: (value: { result: unknown; timing: Timing | undefined }) => void;
-  /** `timing` is set when Python ran the request and answered with an error. */
+  /** `timing` is set when Python ran the request and responded with an error. */
   reject: (error: PyroostError, timing?: Timing) => void;
   /** Removes the request's abort listener once a response has arrived. */
   stopWatching: () => void;
@@ -112,7 +112,7 @@ const DEFAULT_START_TIMEOUT_MS = 20_000;
 const DEFAULT_KILL_GRACE_MS = 2_000;
 const DEFAULT_STDERR_BUFFER_BYTES = 64 * 1024;
 /**
- * Longest wait for the last stdout bytes after the process has exited, and
+ * Maximum wait for the last stdout bytes after the process has exited, and
  * for the exit event after stdout has ended.
  */
 const STDOUT_DRAIN_MS = 200;
@@ -240,7 +240,7 @@ export class PythonWorker extends EventEmitter {
       this.subprocess.on('exit', (exitCode, signal) => {
         this.processExited = true;
         // A response written just before exit may still be in the pipe: read
-        // stdout to its end, but do not wait on a grandchild that holds it.
+        // stdout to its end, but do not wait on a grandchild that keeps it open.
         const grace = delay(STDOUT_DRAIN_MS);
         void Promise.race([stdoutEnded, grace]).then(() =>
           this.resolveExit(exitCode, signal),
@@ -272,7 +272,7 @@ export class PythonWorker extends EventEmitter {
 
   /**
    * Spawns a worker and resolves once it has imported its programs and
-   * answered a ping. Rejects with `spawn_failed`, `start_timeout`,
+   * responded to a ping. Rejects with `spawn_failed`, `start_timeout`,
    * `program_error` or `program_not_found`, naming the interpreter and paths.
    */
   static async start(options: PythonWorkerOptions): Promise<PythonWorker> {
@@ -326,7 +326,7 @@ export class PythonWorker extends EventEmitter {
     return this.exited_;
   }
 
-  /** The last part of the process's stderr. */
+  /** Returns the last part of the process's stderr. */
   stderrTail(): string {
     return this.stderr.tail();
   }
@@ -418,7 +418,7 @@ export class PythonWorker extends EventEmitter {
     );
   }
 
-  /** Sends a ping and resolves when the worker answers; rejects and kills it on timeout. */
+  /** Sends a ping and resolves when the worker responds. Rejects and kills it on timeout. */
   async ping(timeoutMs = 5_000): Promise<void> {
     await this.request('ping', {}, { timeoutMs });
   }
@@ -437,7 +437,7 @@ export class PythonWorker extends EventEmitter {
 
   /**
    * Stops the worker. Closing stdin lets Python finish the request in flight
-   * and exit; past `timeoutMs` (default 5,000) the process gets SIGTERM, then
+   * and exit. Past `timeoutMs` (default 5,000) the process gets SIGTERM, then
    * SIGKILL after the kill grace period.
    */
   async stop(options: { timeoutMs?: number } = {}): Promise<WorkerExit> {

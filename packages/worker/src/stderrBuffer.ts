@@ -1,4 +1,4 @@
-/** Longest stderr line forwarded to the logger whole; longer lines are cut. */
+/** Maximum length of a stderr line forwarded to the logger whole. Longer lines are cut. */
 export const MAX_LOG_LINE_CHARS = 8 * 1024;
 
 /**
@@ -50,7 +50,7 @@ export class StderrBuffer {
     this.partialLine = '';
   }
 
-  /** The last bytes of stderr as text, at most `capacityBytes`. */
+  /** Returns the last bytes of stderr as text, at most `capacityBytes`. */
   tail(): string {
     const all = Buffer.concat(this.chunks);
     return all
