@@ -53,11 +53,20 @@ class CommandHandler:
         the response.
         """
         request_id = message.get("id")
-        if not _is_integer(request_id):
-            request_id = 0
+        command = message.get("command")
         try:
-            command = parse_command(message)
-            body = self._handlers[command](request_id, message)
+            if (
+                command == "execute"
+                and type(request_id) is int
+                and message.get("type") == "request"
+            ):
+                # The common request, already checked as parse_command would.
+                body = self._execute(request_id, message)
+            else:
+                if not _is_integer(request_id):
+                    request_id = 0
+                command = parse_command(message)
+                body = self._handlers[command](request_id, message)
         except errors.WorkerError as error:
             command = None
             if error.type == errors.PROTOCOL_ERROR:

@@ -5,8 +5,9 @@ reader checks N against the maximum frame size before it reads or allocates the
 body, and decodes the body only once all N bytes have arrived. A small frame
 usually arrives with one read, because the reader requests up to
 ``_READ_AHEAD_BYTES`` at a time and keeps any bytes past the frame for the next
-call. The writer takes the body as a sequence of parts. It joins a small frame and writes it with one
-call, and writes a large one part by part, so a large body is never copied.
+call. The writer takes the body as a sequence of parts. It joins a small
+frame and writes it with one call, and writes a large one part by part, so a
+large body is never copied.
 """
 
 from __future__ import annotations
@@ -111,12 +112,15 @@ def write_frame(fd: int, body: bytes | Sequence[bytes]) -> None:
 
     body is the frame body, or a sequence of parts that together form it.
     """
-    parts = [body] if isinstance(body, bytes) else body
+    parts = (body,) if isinstance(body, bytes) else body
     size = sum(map(len, parts))
     header = HEADER.pack(size)
     if size <= _JOIN_MAX_BYTES:
         # One system call for the whole frame: each write wakes the reader.
-        _write_all(fd, b"".join([header, *parts]))
+        data = header + b"".join(parts)
+        written = os.write(fd, data)
+        if written < len(data):
+            _write_all(fd, data[written:])
         return
     _write_all(fd, header)
     for part in parts:

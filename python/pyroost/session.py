@@ -22,6 +22,16 @@ def current_session_id() -> str | None:
     return _session_id.get()
 
 
+def enter_session(session_id: str) -> contextvars.Token[str | None]:
+    """Set the current session id and return the token that ``leave_session`` takes."""
+    return _session_id.set(session_id)
+
+
+def leave_session(token: contextvars.Token[str | None]) -> None:
+    """Restore the session id that was current before ``enter_session``."""
+    _session_id.reset(token)
+
+
 class session_scope:  # noqa: N801 - used like the function it replaced
     """Set the current session id for the duration of a ``with`` block.
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
 import sys
 
 from . import codec, frames, lifecycle, loader, stdio
@@ -66,7 +65,9 @@ def run(program_entries: list[str], max_frame_bytes: int, parent_pid: int) -> in
         "type": "ready",
         "protocol": PROTOCOL_VERSION,
         "pid": os.getpid(),
-        "python": platform.python_version(),
+        # The version number that platform.python_version() gives, without
+        # importing platform.
+        "python": sys.version.split()[0],
         "programs": names,
     }
     if not _send_quietly(channels.output_fd, ready):
@@ -85,9 +86,7 @@ def serve(
     """Handle requests until the worker must stop, and return the exit status."""
     reader = frames.FrameReader(channels.input_fd, handler.max_frame_bytes)
     descriptor_check = stdio.DescriptorCheck((channels.input_fd, 1, 2))
-    while reader.has_buffered_bytes or stop_signal.wait_for_request(
-        channels.input_fd
-    ):
+    while reader.has_buffered_bytes or stop_signal.wait_for_request(channels.input_fd):
         try:
             message = reader.read_message()
         except (frames.FrameTooLargeError, codec.ProtocolError) as exc:

@@ -43,3 +43,48 @@ def test_bad_trace_never_fails_request(spawn_worker, trace) -> None:
     response = worker.execute("traced_work", trace=trace)
     assert response["ok"] is True, response
     assert response["result"]["parent_span_id"] is None
+
+
+@pytest.mark.parametrize(
+    "carrier",
+    [
+        {"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"},
+        {"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-00"},
+        {"traceparent": f"00-{TRACE_ID.upper()}-{PARENT_SPAN_ID}-01"},
+        {"traceparent": f"00-{'0' * 32}-{PARENT_SPAN_ID}-01"},
+        {"traceparent": f"00-{TRACE_ID}-{'0' * 16}-01"},
+        {"traceparent": f"01-{TRACE_ID}-{PARENT_SPAN_ID}-01-extra"},
+        {"traceparent": f"ff-{TRACE_ID}-{PARENT_SPAN_ID}-01"},
+        {"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01", "tracestate": "a=1"},
+    ],
+    ids=[
+        "sampled",
+        "not-sampled",
+        "upper-case",
+        "zero-trace-id",
+        "zero-span-id",
+        "future-version",
+        "version-ff",
+        "tracestate",
+    ],
+)
+def test_attached_context_matches_w3c_propagator(carrier) -> None:
+    """The bridge parses plain traceparents itself; the result must not differ."""
+    from opentelemetry import context, trace
+    from opentelemetry.trace.propagation.tracecontext import (
+        TraceContextTextMapPropagator,
+    )
+
+    from pyroost.tracing import attach_trace, detach_trace
+
+    expected = TraceContextTextMapPropagator().extract(carrier)
+    token = attach_trace(carrier)
+    try:
+        attached = context.get_current()
+    finally:
+        if token is not None:
+            detach_trace(token)
+    assert list(attached) == list(expected)
+    assert trace.get_current_span(attached).get_span_context() == (
+        trace.get_current_span(expected).get_span_context()
+    )
