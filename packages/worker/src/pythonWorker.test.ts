@@ -194,6 +194,36 @@ describe('PythonWorker execute', () => {
     expect(await worker.execute('session')).toBeNull();
   });
 
+  it('sends session ids and program names with quotes and surrogates intact', async () => {
+    const worker = await startWorker();
+    for (const sessionId of [
+      'a"b\\c',
+      'line\nbreak',
+      '\ud800 lone',
+      'é 日本',
+    ]) {
+      expect(await worker.execute('session', {}, { sessionId })).toBe(
+        sessionId,
+      );
+    }
+  });
+
+  it('rejects a session id that is not a string and keeps the worker', async () => {
+    const worker = await startWorker();
+    for (const sessionId of [5, Symbol('s'), { id: 1 }]) {
+      const error = await rejection(
+        worker.execute('session', {}, { sessionId: sessionId as never }),
+      );
+      expect(error.type).toBe('invalid_input');
+      expect(error.message).toContain('sessionId must be a string');
+    }
+    expect(worker.state).toBe('idle');
+    // null, as on the wire, means no session.
+    expect(
+      await worker.execute('session', {}, { sessionId: null as never }),
+    ).toBeNull();
+  });
+
   it('rejects an unknown program before sending it', async () => {
     const worker = await startWorker();
     const error = await rejection(worker.execute('nope'));

@@ -15,14 +15,12 @@ import {
   PyroostError,
   describeValue,
   encodeFrame,
-  encodeJson,
   parseBatchItems,
   parseWorkerMessage,
   type BatchItem,
   type Command,
   type ErrorContext,
   type ReadyMessage,
-  type RequestMessage,
   type ResponseMessage,
   type Timing,
 } from '@pyroost/protocol';
@@ -101,7 +99,7 @@ interface InFlight {
   timeoutMs: number | undefined;
   /** `performance.now()` by which the response must arrive; Infinity for none. */
   deadline: number;
-  resolve: (value: { result: unknown; timing: Timing | undefined }) => void;
+  resolve: (result: unknown, timing: Timing | undefined) => void;
   /** `timing` is set when Python ran the request and responded with an error. */
   reject: (error: PyroostError, timing?: Timing) => void;
   /** Removes the request's abort listener once a response has arrived. */
@@ -350,31 +348,24 @@ export class PythonWorker extends EventEmitter {
    * `execution_timeout`, `aborted`, `protocol_error` or `worker_crashed` the
    * worker is dead.
    */
-  async execute(
+  execute(
     program: string,
     inputs: Record<string, unknown> | EncodedInputs = {},
     options: ExecuteOptions = {},
   ): Promise<unknown> {
-    this.checkProgram(program);
     // An explicit `undefined` is a caller bug; only an omitted argument means no inputs.
-    if (arguments.length > 1 && arguments[1] === undefined)
-      inputs = undefined as never;
-    const context = this.errorContext({
-      program,
-      sessionId: options.sessionId,
-    });
-    const encoded =
-      inputs instanceof EncodedInputs
-        ? inputs
-        : EncodedInputs.forExecute(program, inputs, context);
-    this.checkEncodedField(encoded, 'inputs', program, context);
-    const { result } = await this.request(
-      'execute',
-      { program },
-      options,
-      encoded,
-    );
-    return result;
+    const given =
+      arguments.length > 1 && arguments[1] === undefined ? undefined : inputs;
+    let encoded: EncodedInputs;
+    try {
+      this.checkProgram(program);
+      encoded = this.encodedFor('inputs', program, given, options.sessionId);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // Not an async function: the request's promise is returned as it is,
+    // without one more promise and turn of the microtask queue per call.
+    return this.request('execute', program, options, encoded);
   }
 
   /**
@@ -389,18 +380,15 @@ export class PythonWorker extends EventEmitter {
     options: ExecuteOptions = {},
   ): Promise<BatchResult[]> {
     this.checkProgram(program);
-    const context = this.errorContext({
+    const encoded = this.encodedFor(
+      'inputs_list',
       program,
-      sessionId: options.sessionId,
-    });
-    const encoded =
-      inputsList instanceof EncodedInputs
-        ? inputsList
-        : EncodedInputs.forBatch(program, inputsList, context);
-    this.checkEncodedField(encoded, 'inputs_list', program, context);
-    const { result } = await this.request(
+      inputsList,
+      options.sessionId,
+    );
+    const result = await this.request(
       'execute_batch',
-      { program },
+      program,
       options,
       encoded,
     );
@@ -420,19 +408,18 @@ export class PythonWorker extends EventEmitter {
 
   /** Sends a ping and resolves when the worker responds. Rejects and kills it on timeout. */
   async ping(timeoutMs = 5_000): Promise<void> {
-    await this.request('ping', {}, { timeoutMs });
+    await this.request('ping', undefined, { timeoutMs });
   }
 
   /** Returns the worker's own statistics from Python: pid, requests, rss_bytes, max_rss_bytes. */
   async pythonStats(timeoutMs = 5_000): Promise<Record<string, unknown>> {
-    const { result } = await this.request('stats', {}, { timeoutMs });
+    const result = await this.request('stats', undefined, { timeoutMs });
     return result as Record<string, unknown>;
   }
 
   /** Returns the registered programs with their docstrings and parameter names. */
   async describe(timeoutMs = 5_000): Promise<unknown> {
-    const { result } = await this.request('describe', {}, { timeoutMs });
-    return result;
+    return this.request('describe', undefined, { timeoutMs });
   }
 
   /**
@@ -486,18 +473,29 @@ export class PythonWorker extends EventEmitter {
     }
   }
 
-  private checkEncodedField(
-    encoded: EncodedInputs,
+  /**
+   * Returns inputs encoded for `field`: encodes plain inputs, and checks that
+   * inputs encoded ahead were encoded for this field. Throws `invalid_input`.
+   */
+  private encodedFor(
     field: EncodedInputs['field'],
     program: string,
-    context: ErrorContext,
-  ): void {
-    if (encoded.field === field) return;
+    inputs: unknown,
+    sessionId: string | undefined,
+  ): EncodedInputs {
+    if (inputs instanceof EncodedInputs && inputs.field === field)
+      return inputs;
+    const context = this.errorContext({ program, sessionId });
+    if (!(inputs instanceof EncodedInputs)) {
+      return field === 'inputs'
+        ? EncodedInputs.forExecute(program, inputs, context)
+        : EncodedInputs.forBatch(program, inputs, context);
+    }
     const builder = field === 'inputs' ? 'forExecute' : 'forBatch';
     throw new PyroostError({
       type: 'invalid_input',
       message:
-        `Inputs of program "${program}" were encoded for ${encoded.field}, not ${field}; ` +
+        `Inputs of program "${program}" were encoded for ${inputs.field}, not ${field}; ` +
         `encode them with EncodedInputs.${builder}.`,
       context,
     });
@@ -532,11 +530,10 @@ export class PythonWorker extends EventEmitter {
    */
   private request(
     command: Command,
-    fields: Partial<RequestMessage>,
+    program: string | undefined,
     options: ExecuteOptions,
     encoded?: EncodedInputs,
-  ): Promise<{ result: unknown; timing: Timing | undefined }> {
-    const program = fields.program;
+  ): Promise<unknown> {
     const { sessionId } = options;
     let signal: AbortSignal | undefined;
     let timeoutMs: number | undefined;
@@ -545,6 +542,13 @@ export class PythonWorker extends EventEmitter {
       timeoutMs = checkDurationMs('timeoutMs', options.timeoutMs, undefined, {
         allowInfinity: true,
       });
+      if (sessionId != null && typeof sessionId !== 'string') {
+        throw new PyroostError({
+          type: 'invalid_input',
+          message: `sessionId must be a string, got ${describeValue(sessionId)}.`,
+          context: this.errorContext({ program }),
+        });
+      }
     } catch (error) {
       return Promise.reject(error);
     }
@@ -567,9 +571,7 @@ export class PythonWorker extends EventEmitter {
                 'process.pid': this.pid ?? -1,
                 'pyroost.program': program ?? '',
                 'pyroost.command': command,
-                ...(sessionId === undefined
-                  ? {}
-                  : { [ATTR_SESSION_ID]: sessionId }),
+                ...(sessionId == null ? {} : { [ATTR_SESSION_ID]: sessionId }),
               },
             },
             context.active(),
@@ -577,26 +579,21 @@ export class PythonWorker extends EventEmitter {
         : undefined;
 
     const id = this.nextRequestId++;
-    const traceparent = span ? toTraceparent(span) : undefined;
-    const message: RequestMessage = {
-      type: 'request',
-      id,
-      command,
-      ...fields,
-      session_id: sessionId ?? null,
-      ...(traceparent ? { trace: { traceparent } } : {}),
-    };
-
     let frame: Buffer;
     try {
-      const json = encodeJson(message);
-      // The envelope is a JSON object, so its text ends with its closing
-      // brace. The inputs go into the frame as a part of their own, so that
-      // large inputs are not copied into a joined string first.
+      const envelope = encodeRequestEnvelope(
+        id,
+        command,
+        program,
+        sessionId,
+        span ? toTraceparent(span) : undefined,
+      );
+      // The inputs go into the frame as a part of their own, so that large
+      // inputs are not copied into a joined string first.
       frame = encodeFrame(
         encoded
-          ? [`${json.slice(0, -1)},"${encoded.field}":`, encoded.json, '}']
-          : json,
+          ? [envelope, `,"${encoded.field}":`, encoded.json, '}']
+          : [envelope, '}'],
         this.maxFrameBytes,
       );
     } catch (error) {
@@ -637,13 +634,13 @@ export class PythonWorker extends EventEmitter {
         timeoutMs,
         deadline,
         stopWatching: cleanup,
-        resolve: (value) => {
+        resolve: (result, timing) => {
           cleanup();
           if (span) {
-            this.recordPythonSpan(span, value.timing, program, sessionId);
+            this.recordPythonSpan(span, timing, program, sessionId);
             span.end();
           }
-          resolve(value);
+          resolve(result);
         },
         reject: (error, timing) => {
           cleanup();
@@ -763,7 +760,7 @@ export class PythonWorker extends EventEmitter {
           'pyroost.worker.id': this.id,
           'process.pid': this.pid ?? -1,
           'pyroost.program': program ?? '',
-          ...(sessionId === undefined ? {} : { [ATTR_SESSION_ID]: sessionId }),
+          ...(sessionId == null ? {} : { [ATTR_SESSION_ID]: sessionId }),
         },
       },
       parentContext,
@@ -915,8 +912,7 @@ export class PythonWorker extends EventEmitter {
       this.setState('idle');
     }
     const settle = message.ok
-      ? () =>
-          inFlight.resolve({ result: message.result, timing: message.timing })
+      ? () => inFlight.resolve(message.result, message.timing)
       : () =>
           inFlight.reject(
             PyroostError.fromJSON(
@@ -931,7 +927,9 @@ export class PythonWorker extends EventEmitter {
     // Python writes a program's stderr before its response, but Node may read
     // the stdout pipe first. Settling after this I/O turn lets stderr that
     // came in the same turn reach the logger with this request's session,
-    // before the caller can send the next request.
+    // before the caller can send the next request. Settling at once would
+    // save a few microseconds per call, but Python answers the next request
+    // so fast that its stderr can arrive in the same read as this one's.
     // NOTE: stderr that is still in Python's buffers (a line without a
     // newline) or that arrives in a later turn is logged without a session.
     this.settlingSessionId = inFlight.sessionId;
@@ -1061,4 +1059,26 @@ export class PythonWorker extends EventEmitter {
     }
     return fields;
   }
+}
+
+/**
+ * Returns the JSON text of a request without its closing brace, so that the
+ * inputs can follow as a part of their own. Every field is a number, a
+ * command name or a string checked by the caller, so the text is written
+ * directly; `JSON.stringify` of a string escapes it as the JSON policy does.
+ */
+function encodeRequestEnvelope(
+  id: number,
+  command: Command,
+  program: string | undefined,
+  sessionId: string | undefined,
+  traceparent: string | undefined,
+): string {
+  let text = `{"type":"request","id":${id},"command":"${command}"`;
+  if (program !== undefined) text += `,"program":${JSON.stringify(program)}`;
+  text += `,"session_id":${sessionId == null ? 'null' : JSON.stringify(sessionId)}`;
+  if (traceparent !== undefined) {
+    text += `,"trace":{"traceparent":${JSON.stringify(traceparent)}}`;
+  }
+  return text;
 }
