@@ -29,25 +29,36 @@ export async function measureStartTimes({
   repetitions,
   PythonPoolClass = PythonPool,
 }) {
-  const samples = { bare: [] };
-  for (const size of sizes) samples[size] = [];
+  // `raw N` is N raw-pipe loops started at once: the floor for a pool of N
+  // on this machine, since each interpreter's start is CPU-bound.
+  const kinds = [
+    'bare',
+    ...sizes.flatMap((size) => (size > 1 ? [size, `raw ${size}`] : [size])),
+  ];
+  const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
   for (let repetition = 0; repetition < repetitions; repetition += 1) {
-    for (const size of ['bare', ...sizes]) {
+    for (const kind of kinds) {
       collectGarbage();
       await sleep(50);
       const startedAt = performance.now();
       const system =
-        size === 'bare'
+        kind === 'bare'
           ? await startRawPipe(1)
-          : await startPyroost(size, { PythonPoolClass });
-      samples[size].push(performance.now() - startedAt);
+          : typeof kind === 'string'
+            ? await startRawPipe(Number(kind.slice(4)))
+            : await startPyroost(kind, { PythonPoolClass });
+      samples[kind].push(performance.now() - startedAt);
       await system.close();
     }
   }
-  const result = { bareMs: spread(samples.bare), pools: {} };
+  const paired = (kind) => {
+    const ratios = samples[kind].map((ms, index) => ms / samples.bare[index]);
+    return { ms: spread(samples[kind]), ratio: spread(ratios) };
+  };
+  const result = { bareMs: spread(samples.bare), pools: {}, rawLoops: {} };
   for (const size of sizes) {
-    const ratios = samples[size].map((ms, index) => ms / samples.bare[index]);
-    result.pools[size] = { ms: spread(samples[size]), ratio: spread(ratios) };
+    result.pools[size] = paired(size);
+    if (size > 1) result.rawLoops[size] = paired(`raw ${size}`);
   }
   return result;
 }

@@ -123,7 +123,7 @@ export function throughputTables(results) {
 export function extraTables(results) {
   const parts = [];
   if (results.start) {
-    const { bareMs, pools } = results.start;
+    const { bareMs, pools, rawLoops } = results.start;
     parts.push(
       table(
         ['what', 'ready in ms, median (min–max)', '× one bare spawn'],
@@ -133,11 +133,24 @@ export function extraTables(results) {
             formatSpread(bareMs, 1),
             '1.00×',
           ],
-          ...Object.entries(pools).map(([size, entry]) => [
-            `pyroost pool of ${size}`,
-            formatSpread(entry.ms, 1),
-            ratio(entry.ratio),
-          ]),
+          ...Object.entries(pools).flatMap(([size, entry]) => {
+            const rows = [
+              [
+                `pyroost pool of ${size}`,
+                formatSpread(entry.ms, 1),
+                ratio(entry.ratio),
+              ],
+            ];
+            const loops = rawLoops?.[size];
+            if (loops) {
+              rows.push([
+                `${size} raw-pipe loops started at once`,
+                formatSpread(loops.ms, 1),
+                ratio(loops.ratio),
+              ]);
+            }
+            return rows;
+          }),
         ],
       ),
     );
