@@ -43,7 +43,12 @@ import {
 export interface PythonWorkerOptions {
   /** Python files or module names whose `@program` functions the worker serves. */
   programs: string[];
-  /** Interpreter to run, e.g. a virtualenv's `bin/python`. Default `python3`. */
+  /**
+   * Interpreter to run, e.g. a virtualenv's `bin/python`. Default `python3`.
+   * A version manager's shim, such as pyenv's, runs a shell script before
+   * the interpreter on every worker start; the interpreter's own path
+   * (`python3 -c 'import sys; print(sys.executable)'`) skips it.
+   */
   python?: string;
   /** Extra environment variables for the process, on top of `process.env`. */
   env?: Record<string, string | undefined>;
