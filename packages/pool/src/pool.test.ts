@@ -367,6 +367,35 @@ describe('Pool failures', () => {
     expect(pool.stats().totals.restarts, warnings.join('\n')).toBe(1);
   });
 
+  it('never hands out a worker that exited while idle', async () => {
+    // The worker logs its exit before the pool hears of it, so a call that
+    // the logger starts arrives while the dead worker is still listed idle.
+    let pool: Pool | undefined;
+    const fromLogger: Promise<unknown>[] = [];
+    const callingLogger: Logger = {
+      ...logger,
+      warn: (fields, message) => {
+        logger.warn(fields, message);
+        if (pool && message.startsWith('worker exited unexpectedly')) {
+          fromLogger.push(pool.executeAnonymous('pid'));
+        }
+      },
+    };
+    pool = await startPool({
+      size: 1,
+      overflow: 0,
+      checkoutTimeoutMs: 30_000,
+      logger: callingLogger,
+    });
+    const victimPid = pool.workers()[0]?.pid as number;
+    process.kill(victimPid, 'SIGKILL');
+
+    expect(await waitFor(() => fromLogger.length > 0, 5_000)).toBe(true);
+    const pid = await fromLogger[0];
+    expect(typeof pid).toBe('number');
+    expect(pid).not.toBe(victimPid);
+  });
+
   it('start rejects on an import error', async () => {
     const raisesAtImport = await copyFixture('raises_at_import.py');
     const error = await rejection(

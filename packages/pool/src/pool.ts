@@ -794,7 +794,7 @@ export class Pool extends EventEmitter {
       },
       context.active(),
     );
-    const member = this.idle.pop();
+    const member = this.takeIdleMember();
     if (member) {
       this.clearIdleTimer(member);
       member.checkedOut = true;
@@ -818,6 +818,18 @@ export class Pool extends EventEmitter {
     }
     span.setAttribute('pyroost.checkout.queued', true);
     return this.enqueue(sessionId, options, span);
+  }
+
+  /**
+   * Takes the most recently freed worker that can still take a request. A
+   * worker that exited while idle stays on the idle list until the pool's
+   * exit handler runs, and code that the exit calls back first, such as a
+   * logger, can already start a call, so such a worker is dropped here.
+   */
+  private takeIdleMember(): Member | undefined {
+    let member = this.idle.pop();
+    while (member && member.worker.state !== 'idle') member = this.idle.pop();
+    return member;
   }
 
   /** Returns why a caller that finds no free worker cannot queue, or undefined if it can. */
