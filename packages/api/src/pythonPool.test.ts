@@ -368,4 +368,37 @@ describe('PythonPool second-pass checks', () => {
     expect(pending).toBeInstanceOf(Promise);
     expect((await rejection(pending)).type).toBe('invalid_input');
   });
+
+  it('rejects program names that are not strings', async () => {
+    const pool = await startPool({ size: 1 });
+    const names: unknown[] = [Symbol('square'), 42, { name: 'square' }, ''];
+    for (const name of names) {
+      const call = pool.executeProgram(name as never, { n: 1 });
+      expect(call).toBeInstanceOf(Promise);
+      const error = await rejection(call);
+      expect(error.type).toBe('invalid_input');
+      expect(error.message).toContain(
+        'Program name must be a non-empty string',
+      );
+      const batch = await rejection(
+        pool.executeBatch(name as never, [{ n: 1 }]),
+      );
+      expect(batch).toBeInstanceOf(PyroostError);
+      expect(batch.type).toBe('invalid_input');
+    }
+    expect(pool.getStats().totals.failed).toBe(names.length);
+    expect(await pool.executeProgram('square', { n: 3 })).toBe(9);
+  });
+
+  it('rejects when reading an option throws', async () => {
+    const pool = await startPool({ size: 1 });
+    const options = {
+      get sessionId(): string {
+        throw new Error('getter failed');
+      },
+    };
+    const call = pool.executeProgram('square', { n: 1 }, options);
+    expect(call).toBeInstanceOf(Promise);
+    await expect(call).rejects.toThrow('getter failed');
+  });
 });

@@ -146,6 +146,11 @@ function notAnOptionsObject(options: unknown): PyroostError {
   });
 }
 
+/** Returns the span name for a call of `program`, whatever the caller passed as its name. */
+function spanName(operation: string, program: unknown): string {
+  return typeof program === 'string' ? `${operation} ${program}` : operation;
+}
+
 function notAnInputsObject(
   program: string,
   index: number,
@@ -234,20 +239,32 @@ export class PythonPool implements AsyncDisposable {
     if (typeof options !== 'object' || options === null) {
       return Promise.reject(notAnOptionsObject(options));
     }
-    const { sessionId } = options;
-    return this.traced(`pyroost.execute ${program}`, program, sessionId, () =>
-      sessionId === undefined
-        ? this.pool.executeAnonymous(
-            program,
-            given as Record<string, unknown>,
-            options,
-          )
-        : this.pool.executeInSession(
-            sessionId,
-            program,
-            given as Record<string, unknown>,
-            options,
-          ),
+    let sessionId: string | undefined;
+    try {
+      // A getter on the caller's options object may throw.
+      sessionId = options.sessionId;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // The pool rejects a program name that is not a string, and counts the
+    // call in its stats, so only the span name must not assume one.
+    return this.traced(
+      spanName('pyroost.execute', program),
+      program,
+      sessionId,
+      () =>
+        sessionId === undefined
+          ? this.pool.executeAnonymous(
+              program,
+              given as Record<string, unknown>,
+              options,
+            )
+          : this.pool.executeInSession(
+              sessionId,
+              program,
+              given as Record<string, unknown>,
+              options,
+            ),
     );
   }
 
@@ -265,6 +282,13 @@ export class PythonPool implements AsyncDisposable {
   ): Promise<BatchResult[]> {
     if (typeof options !== 'object' || options === null) {
       throw notAnOptionsObject(options);
+    }
+    if (typeof program !== 'string' || program === '') {
+      throw new PyroostError({
+        type: 'invalid_input',
+        message: `Program name must be a non-empty string, got ${describeValue(program)}.`,
+        context: { sessionId: options.sessionId },
+      });
     }
     if (!Array.isArray(inputsList)) {
       throw new PyroostError({
@@ -526,8 +550,10 @@ export class PythonPool implements AsyncDisposable {
     const span = tracer.startSpan(name, {
       kind: SpanKind.INTERNAL,
       attributes: {
-        'pyroost.program': program,
-        ...(sessionId === undefined ? {} : { [ATTR_SESSION_ID]: sessionId }),
+        ...(typeof program === 'string' ? { 'pyroost.program': program } : {}),
+        ...(typeof sessionId === 'string'
+          ? { [ATTR_SESSION_ID]: sessionId }
+          : {}),
       },
     });
     try {
