@@ -275,8 +275,15 @@ describe('PythonWorker execute', () => {
     const exit = await worker.exited;
     expect(exit.reason?.type).toBe('execution_timeout');
     expect(isAlive(pid)).toBe(false);
+    // A later call did not time out itself: it gets its own error, with the
+    // timeout as the cause.
     const after = await rejection(worker.execute('add', { a: 1, b: 2 }));
-    expect(after.type).toBe('execution_timeout');
+    expect(after).not.toBe(error);
+    expect(after.type).toBe('worker_crashed');
+    expect(after.message).toContain('cannot take requests');
+    expect(after.message).toContain(error.message);
+    expect(after.context.program).toBe('add');
+    expect(after.cause).toBe(error);
   });
 
   it('kills the worker when the call is aborted', async () => {

@@ -519,14 +519,18 @@ export class PythonWorker extends EventEmitter {
         context: this.errorContext({ program, sessionId }),
       });
     }
-    return (
-      this.failure ??
-      new PyroostError({
-        type: 'worker_crashed',
-        message: `Worker ${this.id} is ${this.state_} and cannot take requests.`,
-        context: this.errorContext({ program, sessionId }),
-      })
-    );
+    // A new error for this call: the failure that ended the worker belongs
+    // to another call, and names that call's program, so it is the cause.
+    const failure = this.failure;
+    return new PyroostError({
+      type: 'worker_crashed',
+      message:
+        `Worker ${this.id} is ${this.state_} and cannot take requests` +
+        (failure ? ` (it stopped after: ${failure.message})` : '') +
+        '. Use a pool, which replaces dead workers, or start a new worker.',
+      context: this.errorContext({ program, sessionId }),
+      ...(failure ? { cause: failure } : {}),
+    });
   }
 
   /**
