@@ -4,8 +4,9 @@ The inputs must be a dict of keyword arguments. They are bound to the
 function's signature before the call, so a missing or unexpected argument is
 reported as ``invalid_input`` and not as an error raised inside the program.
 
-The call runs with the request's session id and trace context attached. An
-``async def`` program, or any program that returns an awaitable, runs to
+The call runs in a copy of the worker's context, with the request's session
+id and trace context set, so whatever context a program sets ends with the
+call. An ``async def`` program, or any program that returns an awaitable, runs to
 completion on one event loop that the worker keeps for its whole life.
 
 Every exception that escapes the program becomes a ``program_error``. This
@@ -16,6 +17,7 @@ exceptions passing through a program call.
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import time
 from dataclasses import dataclass
@@ -23,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .registry import Program
-from .session import enter_session, leave_session, session_scope
-from .tracing import attach_trace, detach_trace, trace_scope
+from .session import set_current_session
+from .tracing import attach_trace
 
 if TYPE_CHECKING:
     import asyncio
@@ -79,24 +81,15 @@ class ProgramCaller:
         except errors.WorkerError as error:
             return CallOutcome(ok=False, error=error)
 
-        # The session and trace context are set by hand, and only when the
-        # request has them: two with-blocks cost more than a small program.
-        session_token = None if session_id is None else enter_session(session_id)
-        trace_token = None if trace is None else attach_trace(trace)
+        context = request_context(session_id, trace)
         start_ns = time.time_ns()
         try:
-            result = self._invoke(program, args, kwargs)
-            end_ns = time.time_ns()
+            result = context.run(self._invoke, program, args, kwargs)
         except BaseException as exc:
             end_ns = time.time_ns()
             error = program_error(program.name, session_id, exc)
             return CallOutcome(False, None, error, start_ns, end_ns)
-        finally:
-            if trace_token is not None:
-                detach_trace(trace_token)
-            if session_token is not None:
-                leave_session(session_token)
-        return CallOutcome(True, result, None, start_ns, end_ns)
+        return CallOutcome(True, result, None, start_ns, time.time_ns())
 
     def call_batch(
         self,
@@ -114,31 +107,22 @@ class ProgramCaller:
         """
         items: list[dict[str, Any]] = []
         binding = program.keyword_binding
-        # Programs can read the session id but not set it, so one scope
-        # serves the whole batch. A trace context is attached for each call,
-        # as in call(), so that context a program leaves attached does not
-        # reach the next item.
-        with session_scope(session_id):
-            for inputs in inputs_list:
-                if (
-                    type(inputs) is dict
-                    and binding is not None
-                    and binding.accepts(inputs)
-                ):
-                    args: tuple[Any, ...] = ()
-                    kwargs = inputs
-                else:
-                    try:
-                        args, kwargs = bind_inputs(program, inputs)
-                    except errors.WorkerError as error:
-                        items.append({"ok": False, "error": error.to_wire()})
-                        continue
-                if trace is None:
-                    items.append(self._batch_item(program, args, kwargs, session_id))
-                else:
-                    with trace_scope(trace):
-                        item = self._batch_item(program, args, kwargs, session_id)
-                    items.append(item)
+        # Each item runs in its own copy of the request's context, as a single
+        # call does, so context that one item leaves set does not reach the next.
+        context = request_context(session_id, trace)
+        for inputs in inputs_list:
+            if type(inputs) is dict and binding is not None and binding.accepts(inputs):
+                args: tuple[Any, ...] = ()
+                kwargs = inputs
+            else:
+                try:
+                    args, kwargs = bind_inputs(program, inputs)
+                except errors.WorkerError as error:
+                    items.append({"ok": False, "error": error.to_wire()})
+                    continue
+            items.append(
+                context.copy().run(self._batch_item, program, args, kwargs, session_id)
+            )
         return items
 
     def _batch_item(
@@ -174,6 +158,21 @@ class ProgramCaller:
         # again before each use for programs that call get_event_loop().
         asyncio.set_event_loop(self._loop)
         return self._loop.run_until_complete(awaitable)
+
+
+def request_context(session_id: str | None, trace: Any) -> contextvars.Context:
+    """Return a copy of the current context with the request's session id and trace set.
+
+    A program runs inside such a copy, so context variables that it sets, an
+    attached OpenTelemetry context for example, end with the call and never
+    reach the next request. The worker's own context is never changed.
+    """
+    context = contextvars.copy_context()
+    if session_id is not None:
+        context.run(set_current_session, session_id)
+    if trace is not None:
+        context.run(attach_trace, trace)
+    return context
 
 
 def bind_inputs(

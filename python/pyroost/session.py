@@ -22,30 +22,9 @@ def current_session_id() -> str | None:
     return _session_id.get()
 
 
-def enter_session(session_id: str) -> contextvars.Token[str | None]:
-    """Set the current session id and return the token that ``leave_session`` takes."""
-    return _session_id.set(session_id)
+def set_current_session(session_id: str | None) -> None:
+    """Set the session id that ``current_session_id()`` returns in the current context.
 
-
-def leave_session(token: contextvars.Token[str | None]) -> None:
-    """Restore the session id that was current before ``enter_session``."""
-    _session_id.reset(token)
-
-
-class session_scope:  # noqa: N801 - used like the function it replaced
-    """Set the current session id for the duration of a ``with`` block.
-
-    A class and not a generator-based context manager, because it runs around
-    every request and the generator form costs several times more.
+    The worker calls it in a copy of its context made for each request.
     """
-
-    __slots__ = ("_session_id", "_token")
-
-    def __init__(self, session_id: str | None) -> None:
-        self._session_id = session_id
-
-    def __enter__(self) -> None:
-        self._token = _session_id.set(self._session_id)
-
-    def __exit__(self, *exc_info: object) -> None:
-        _session_id.reset(self._token)
+    _session_id.set(session_id)

@@ -31,27 +31,6 @@ def opentelemetry_available() -> bool:
     return _opentelemetry_found
 
 
-class trace_scope:  # noqa: N801 - used like the function it replaced
-    """Attach the trace context from a request's ``trace`` field for a ``with`` block.
-
-    Does nothing when ``trace`` has no string ``traceparent`` or opentelemetry
-    is missing. A class and not a generator-based context manager, because
-    it runs around every request.
-    """
-
-    __slots__ = ("_trace", "_token")
-
-    def __init__(self, trace: Any) -> None:
-        self._trace = trace
-
-    def __enter__(self) -> None:
-        self._token = None if self._trace is None else attach_trace(self._trace)
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._token is not None:
-            detach_trace(self._token)
-
-
 def _carrier(trace: Any) -> dict[str, str] | None:
     if not isinstance(trace, dict):
         return None

@@ -32,6 +32,15 @@ def test_context_detached_after_request(spawn_worker) -> None:
     assert response["result"]["parent_span_id"] is None
 
 
+def test_context_left_attached_ends_with_the_call(spawn_worker) -> None:
+    worker = spawn_worker([program_path("traced.py")])
+    worker.read_ready()
+    leaked = worker.execute("leave_span_attached")["result"]
+    response = worker.execute("traced_work")
+    assert response["result"]["trace_id"] != leaked
+    assert response["result"]["parent_span_id"] is None
+
+
 @pytest.mark.parametrize(
     "trace",
     [{"traceparent": "not a traceparent"}, {"traceparent": 5}, "text", None],

@@ -67,6 +67,15 @@ def test_session_id_visible_to_program(worker: WorkerProcess) -> None:
     assert worker.execute("session")["result"] is None
 
 
+def test_context_variables_end_with_the_call(worker: WorkerProcess) -> None:
+    for _ in range(3):
+        assert worker.execute("bump_context_var")["result"] == 0
+    response = worker.request(
+        "execute_batch", program="bump_context_var", inputs_list=[{}, {}, {}]
+    )
+    assert [item["result"] for item in response["result"]] == [0, 0, 0]
+
+
 def test_program_error_with_traceback(worker: WorkerProcess) -> None:
     response = worker.execute("fail", inputs={"message": "bad row 3"}, session_id="s")
     error = assert_error(response, "program", "program_error")

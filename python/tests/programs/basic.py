@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import sys
 import time
@@ -112,3 +113,16 @@ def is_imported(module):
 @program
 def sibling():
     return sibling_helper.GREETING
+
+
+_calls_seen: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "calls_seen", default=0
+)
+
+
+@program
+def bump_context_var():
+    """Set a context variable and return the value that this call found."""
+    seen = _calls_seen.get()
+    _calls_seen.set(seen + 1)
+    return seen

@@ -25,3 +25,13 @@ def traced_work():
         "trace_id": format(span.context.trace_id, "032x"),
         "parent_span_id": None if parent is None else format(parent.span_id, "016x"),
     }
+
+
+@program
+def leave_span_attached():
+    """Start a span, attach it as the current context and never detach it."""
+    from opentelemetry import context, trace
+
+    span = tracer.start_span("left-attached")
+    context.attach(trace.set_span_in_context(span))
+    return format(span.get_span_context().trace_id, "032x")
