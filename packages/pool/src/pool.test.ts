@@ -370,23 +370,25 @@ describe('Pool failures', () => {
   it('never hands out a worker that exited while idle', async () => {
     // The worker logs its exit before the pool hears of it, so a call that
     // the logger starts arrives while the dead worker is still listed idle.
-    let pool: Pool | undefined;
+    // Set once the pool has started; the logger runs during start too.
+    const started: { pool?: Pool } = {};
     const fromLogger: Promise<unknown>[] = [];
     const callingLogger: Logger = {
       ...logger,
       warn: (fields, message) => {
         logger.warn(fields, message);
-        if (pool && message.startsWith('worker exited unexpectedly')) {
-          fromLogger.push(pool.executeAnonymous('pid'));
+        if (started.pool && message.startsWith('worker exited unexpectedly')) {
+          fromLogger.push(started.pool.executeAnonymous('pid'));
         }
       },
     };
-    pool = await startPool({
+    const pool = await startPool({
       size: 1,
       overflow: 0,
       checkoutTimeoutMs: 30_000,
       logger: callingLogger,
     });
+    started.pool = pool;
     const victimPid = pool.workers()[0]?.pid as number;
     process.kill(victimPid, 'SIGKILL');
 
