@@ -5,7 +5,7 @@ lines):
 
     python3 bench/python/request_cost.py [BRIDGE_DIRECTORY]
 
-BRIDGE_DIRECTORY is the folder that holds the ``pyroost`` package, by default
+BRIDGE_DIRECTORY is the folder that contains the ``pyroost`` package, by default
 this repository's ``python/``; pass another checkout's to compare versions.
 Prints microseconds per request, the best of five rounds of 100,000:
 decoding a no-op ``execute`` request and handling it (program call and

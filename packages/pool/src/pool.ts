@@ -823,8 +823,8 @@ export class Pool extends EventEmitter {
   /**
    * Takes the most recently freed worker that can still take a request. A
    * worker that exited while idle stays on the idle list until the pool's
-   * exit handler runs, and code that the exit calls back first, such as a
-   * logger, can already start a call, so such a worker is dropped here.
+   * exit handler runs. Code that the exit calls first, such as a logger, can
+   * start a call before that, so such a worker is dropped here.
    */
   private takeIdleMember(): Member | undefined {
     let member = this.idle.pop();

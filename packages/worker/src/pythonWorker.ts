@@ -359,17 +359,22 @@ export class PythonWorker extends EventEmitter {
     options: ExecuteOptions = {},
   ): Promise<unknown> {
     // An explicit `undefined` is a caller bug; only an omitted argument means no inputs.
-    const given =
+    const passedInputs =
       arguments.length > 1 && arguments[1] === undefined ? undefined : inputs;
     let encoded: EncodedInputs;
     try {
       this.checkProgram(program);
-      encoded = this.encodedFor('inputs', program, given, options.sessionId);
+      encoded = this.encodedFor(
+        'inputs',
+        program,
+        passedInputs,
+        options.sessionId,
+      );
     } catch (error) {
       return Promise.reject(error);
     }
-    // Not an async function: the request's promise is returned as it is,
-    // without one more promise and turn of the microtask queue per call.
+    // This method is not async, so the request's promise is returned as it
+    // is, without one more promise and microtask turn per call.
     return this.request('execute', program, options, encoded);
   }
 
@@ -937,7 +942,7 @@ export class PythonWorker extends EventEmitter {
     // the stdout pipe first. Settling after this I/O turn lets stderr that
     // came in the same turn reach the logger with this request's session,
     // before the caller can send the next request. Settling at once would
-    // save a few microseconds per call, but Python answers the next request
+    // save a few microseconds per call, but Python handles the next request
     // so fast that its stderr can arrive in the same read as this one's.
     // NOTE: stderr that is still in Python's buffers (a line without a
     // newline) or that arrives in a later turn is logged without a session.
@@ -1073,8 +1078,8 @@ export class PythonWorker extends EventEmitter {
 /**
  * Returns the JSON text of a request without its closing brace, so that the
  * inputs can follow as a part of their own. Every field is a number, a
- * command name or a string checked by the caller, so the text is written
- * directly; `JSON.stringify` of a string escapes it as the JSON policy does.
+ * command name or a string that the caller checked, so the text is written
+ * directly. `JSON.stringify` escapes each string as the JSON policy does.
  */
 function encodeRequestEnvelope(
   id: number,
