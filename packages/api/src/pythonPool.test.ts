@@ -150,6 +150,50 @@ describe('PythonPool input checks', () => {
     expect(error.message).toContain('size');
   });
 
+  it.each([
+    ['size', 1e6, 'Option size must be an integer from 1 to 1024'],
+    ['overflow', 2_000, 'Option overflow must be an integer from 0 to'],
+    ['tracerProvider', 5, 'Option tracerProvider must be'],
+    ['meterProvider', {}, 'Option meterProvider must be'],
+  ])('rejects start option %s %j', async (option, value, message) => {
+    const error = await rejection(
+      PythonPool.start({ programs: [PROGRAMS], [option]: value }),
+    );
+    expect(error).toBeInstanceOf(PyroostError);
+    expect(error.type).toBe('invalid_input');
+    expect(error.message).toContain(message);
+  });
+
+  it('rejects misspelled call options naming them', async () => {
+    const pool = await startPool({ size: 1, overflow: 0 });
+    const call = await rejection(
+      pool.executeProgram('square', { n: 2 }, { timeout: 100 } as never),
+    );
+    expect(call.type).toBe('invalid_input');
+    expect(call.message).toContain('Unknown executeProgram option timeout');
+    expect(call.message).toContain('timeoutMs');
+    const batch = await rejection(
+      pool.executeBatch('square', [{ n: 2 }], { chunksize: 10 } as never),
+    );
+    expect(batch.type).toBe('invalid_input');
+    expect(batch.message).toContain('chunksize');
+    expect(batch.message).toContain('chunkSize');
+    expect(await pool.executeProgram('square', { n: 2 })).toBe(4);
+  });
+
+  it('gives a result for every slot of a sparse batch', async () => {
+    const pool = await startPool({ size: 1, overflow: 0 });
+    // eslint-disable-next-line no-sparse-arrays
+    const sparse = [, { n: 2 }] as Record<string, unknown>[];
+    const results = await pool.executeBatch('square', sparse);
+    expect(results).toHaveLength(2);
+    expect(0 in results).toBe(true);
+    const [hole, filled] = results;
+    expect(hole?.ok).toBe(false);
+    if (hole && !hole.ok) expect(hole.error.type).toBe('invalid_input');
+    expect(filled).toEqual({ ok: true, result: 4 });
+  });
+
   it('rejects an AbortController passed as signal', async () => {
     const pool = await startPool({ size: 1, overflow: 0 });
     const controller = new AbortController();

@@ -113,16 +113,33 @@ const OPTION_NAMES: ReadonlySet<string> = new Set([
   'sessionTtlMs',
 ]);
 
-function checkOptionNames(options: object): void {
-  const unknown = Object.keys(options).filter(
-    (name) => !OPTION_NAMES.has(name),
-  );
+/** Every option of `executeProgram`. */
+const CALL_OPTION_NAMES: ReadonlySet<string> = new Set([
+  'sessionId',
+  'timeoutMs',
+  'checkoutTimeoutMs',
+  'signal',
+]);
+
+/** Every option of `executeBatch`. */
+const BATCH_OPTION_NAMES: ReadonlySet<string> = new Set([
+  ...CALL_OPTION_NAMES,
+  'chunkSize',
+]);
+
+/** Throws `invalid_input` naming any option of `options` that is not in `names`, a typo. */
+function checkOptionNames(
+  options: object,
+  names: ReadonlySet<string>,
+  of: string,
+): void {
+  const unknown = Object.keys(options).filter((name) => !names.has(name));
   if (unknown.length === 0) return;
   throw new PyroostError({
     type: 'invalid_input',
     message:
-      `Unknown PythonPool option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; ` +
-      `the options are ${[...OPTION_NAMES].join(', ')}.`,
+      `Unknown ${of} option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; ` +
+      `the options are ${[...names].join(', ')}.`,
     context: { unknown },
   });
 }
@@ -201,7 +218,7 @@ export class PythonPool implements AsyncDisposable {
         message: `PythonPool.start needs an options object with programs, got ${describeValue(options)}.`,
       });
     }
-    checkOptionNames(options);
+    checkOptionNames(options, OPTION_NAMES, 'PythonPool');
     const supervisor = new PoolSupervisor({
       ...options,
       logger: options.logger,
@@ -241,6 +258,7 @@ export class PythonPool implements AsyncDisposable {
     }
     let sessionId: string | undefined;
     try {
+      checkOptionNames(options, CALL_OPTION_NAMES, 'executeProgram');
       // A getter on the caller's options object may throw.
       sessionId = options.sessionId;
     } catch (error) {
@@ -283,6 +301,7 @@ export class PythonPool implements AsyncDisposable {
     if (typeof options !== 'object' || options === null) {
       throw notAnOptionsObject(options);
     }
+    checkOptionNames(options, BATCH_OPTION_NAMES, 'executeBatch');
     if (typeof program !== 'string' || program === '') {
       throw new PyroostError({
         type: 'invalid_input',
@@ -306,14 +325,17 @@ export class PythonPool implements AsyncDisposable {
     // and the rest of the list still runs.
     const results: (BatchResult | undefined)[] = new Array(inputsList.length);
     const runnable: number[] = [];
-    inputsList.forEach((inputs, index) => {
+    // A plain loop, because forEach skips the holes of a sparse array, which
+    // would leave holes in the results too.
+    for (let index = 0; index < inputsList.length; index += 1) {
+      const inputs: unknown = inputsList[index];
       if (isPlainObject(inputs)) runnable.push(index);
       else
         results[index] = {
           ok: false,
           error: notAnInputsObject(program, index, inputs),
         };
-    });
+    }
     const chunks: number[][] = [];
     for (let start = 0; start < runnable.length; start += chunkSize) {
       chunks.push(runnable.slice(start, start + chunkSize));

@@ -23,6 +23,7 @@ import {
   checkDurationMs,
   checkInteger,
   checkSignal,
+  checkTracerProvider,
   toSafeLogger,
   type BatchResult,
   type Logger,
@@ -170,6 +171,30 @@ function checkMemoryMb(value: unknown): number | undefined {
 }
 
 /** Checks the per-call options before the call queues or reaches Python. */
+/**
+ * Most workers, core and overflow together, that one pool starts. Each is a
+ * Python process of at least a dozen MB, so the bound turns a mistyped size
+ * such as 1e6 into an error instead of spawning until memory runs out.
+ */
+const MAX_WORKERS = 1_024;
+
+function checkMeterProvider(provider: unknown): void {
+  if (provider === undefined) return;
+  if (
+    typeof provider !== 'object' ||
+    provider === null ||
+    typeof (provider as { getMeter?: unknown }).getMeter !== 'function'
+  ) {
+    throw new PyroostError({
+      type: 'invalid_input',
+      message:
+        `Option meterProvider must be an OpenTelemetry MeterProvider (an object with ` +
+        `getMeter()), got ${describeValue(provider)}; leave it out to use the global provider.`,
+      context: { option: 'meterProvider' },
+    });
+  }
+}
+
 function checkCallOptions(options: ExecuteOptions): void {
   if (typeof options !== 'object' || options === null) {
     throw new PyroostError({
@@ -264,8 +289,22 @@ export class Pool extends EventEmitter {
 
   private constructor(options: PoolOptions) {
     super();
-    this.size = checkInteger('size', options.size, availableParallelism(), 1);
-    this.overflow = checkInteger('overflow', options.overflow, 2, 0);
+    this.size = checkInteger(
+      'size',
+      options.size,
+      availableParallelism(),
+      1,
+      MAX_WORKERS,
+    );
+    this.overflow = checkInteger(
+      'overflow',
+      options.overflow,
+      2,
+      0,
+      MAX_WORKERS - this.size,
+    );
+    checkTracerProvider(options.tracerProvider);
+    checkMeterProvider(options.meterProvider);
     this.maxQueue = checkInteger('maxQueue', options.maxQueue, 1_000, 0);
     this.checkoutTimeoutMs = checkDurationMs(
       'checkoutTimeoutMs',

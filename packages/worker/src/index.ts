@@ -19,7 +19,7 @@ export {
   checkInteger,
   checkSignal,
 } from './optionChecks.js';
-export { MIN_MAX_FRAME_BYTES } from './workerOptions.js';
+export { MIN_MAX_FRAME_BYTES, checkTracerProvider } from './workerOptions.js';
 export { findBridgeDirectory } from './bridgePath.js';
 export {
   ATTR_SESSION_ID,

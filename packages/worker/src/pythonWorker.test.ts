@@ -93,6 +93,22 @@ describe('PythonWorker start', () => {
     const error = await rejection(PythonWorker.start({ programs: [] }));
     expect(error.type).toBe('invalid_input');
   });
+
+  it.each([
+    ['env', 'X=1', 'Option env must be an object'],
+    ['env', { LEVEL: 3 }, 'got 3 for LEVEL'],
+    ['cwd', 42, 'Option cwd must be a directory path'],
+    ['tracerProvider', 5, 'Option tracerProvider must be'],
+    ['tracerProvider', {}, 'Option tracerProvider must be'],
+  ])('rejects %s %j before spawning', async (option, value, message) => {
+    const error = await rejection(
+      PythonWorker.start({ programs: [PROGRAMS], [option]: value }),
+    );
+    expect(error).toBeInstanceOf(PyroostError);
+    expect(error.type).toBe('invalid_input');
+    expect(error.message).toContain(message);
+    expect(error.context.option).toBe(option);
+  });
 });
 
 describe('PythonWorker execute', () => {

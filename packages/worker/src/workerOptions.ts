@@ -49,11 +49,61 @@ export function checkWorkerOptions(options: PythonWorkerOptions): void {
   );
   checkInteger('stderrBufferBytes', options.stderrBufferBytes, undefined, 1);
   toSafeLogger(options.logger);
+  checkEnv(options.env);
+  checkTracerProvider(options.tracerProvider);
   checkCwd(options.cwd);
 }
 
-function checkCwd(cwd: string | undefined): void {
+function checkEnv(env: unknown): void {
+  if (env === undefined) return;
+  const entries =
+    typeof env === 'object' && env !== null && !Array.isArray(env)
+      ? Object.entries(env)
+      : undefined;
+  const bad = entries?.find(
+    ([, value]) => value !== undefined && typeof value !== 'string',
+  );
+  if (entries === undefined || bad !== undefined) {
+    throw new PyroostError({
+      type: 'invalid_input',
+      message:
+        entries === undefined
+          ? `Option env must be an object of environment variables, got ${describeValue(env)}; ` +
+            "pass for example { PYTHONPATH: '/srv/lib' }."
+          : `Option env must map names to strings, got ${describeValue(bad?.[1])} for ${bad?.[0]}; ` +
+            'convert the value with String().',
+      context: { option: 'env' },
+    });
+  }
+}
+
+/** Checks that `tracerProvider` is an OpenTelemetry TracerProvider, if given. */
+export function checkTracerProvider(provider: unknown): void {
+  if (provider === undefined) return;
+  if (
+    typeof provider !== 'object' ||
+    provider === null ||
+    typeof (provider as { getTracer?: unknown }).getTracer !== 'function'
+  ) {
+    throw new PyroostError({
+      type: 'invalid_input',
+      message:
+        `Option tracerProvider must be an OpenTelemetry TracerProvider (an object with ` +
+        `getTracer()), got ${describeValue(provider)}; leave it out to use the global provider.`,
+      context: { option: 'tracerProvider' },
+    });
+  }
+}
+
+function checkCwd(cwd: unknown): void {
   if (cwd === undefined) return;
+  if (typeof cwd !== 'string' || cwd === '') {
+    throw new PyroostError({
+      type: 'invalid_input',
+      message: `Option cwd must be a directory path, got ${describeValue(cwd)}.`,
+      context: { option: 'cwd' },
+    });
+  }
   let isDirectory = false;
   try {
     isDirectory = statSync(cwd).isDirectory();
