@@ -194,6 +194,42 @@ describe('PythonPool input checks', () => {
     expect(filled).toEqual({ ok: true, result: 4 });
   });
 
+  it('shares one abort signal across many calls without a warning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning);
+    };
+    process.on('warning', onWarning);
+    try {
+      const pool = await startPool({ size: 2, overflow: 0 });
+      const controller = new AbortController();
+      const { signal } = controller;
+      // Finished calls, then running and queued ones, all on one signal.
+      for (let round = 0; round < 3; round += 1) {
+        const done = Array.from({ length: 20 }, (_, n) =>
+          pool.executeProgram('square', { n }, { signal }),
+        );
+        expect(await Promise.all(done)).toHaveLength(20);
+      }
+      const pending = Array.from({ length: 30 }, () =>
+        pool.executeProgram('sleep', { seconds: 30 }, { signal }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      controller.abort();
+      const errors = await Promise.all(pending.map(rejection));
+      expect(errors.every((error) => error.type === 'aborted')).toBe(true);
+      expect(await pool.executeProgram('square', { n: 3 })).toBe(9);
+      // The warning is emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    const listenerWarnings = warnings.filter(
+      (warning) => warning.name === 'MaxListenersExceededWarning',
+    );
+    expect(listenerWarnings).toEqual([]);
+  });
+
   it('rejects an AbortController passed as signal', async () => {
     const pool = await startPool({ size: 1, overflow: 0 });
     const controller = new AbortController();

@@ -1,6 +1,6 @@
 import type { Span } from '@opentelemetry/api';
 import type { PyroostError } from '@pyroost/protocol';
-import { recordFailure } from '@pyroost/worker';
+import { recordFailure, unwatchAbort, watchAbort } from '@pyroost/worker';
 import { WaitQueue, type WaitQueueNode } from './waitQueue.js';
 
 /** Interface of a caller in a pool's wait queue, used by the pool. */
@@ -119,7 +119,7 @@ export class QueuedCaller<T> implements Waiter<T> {
     this.deadline = this.queuedAt + checkoutTimeoutMs;
     this.deadlines = deadlineList(host, checkoutTimeoutMs);
     this.deadlineNode = this.deadlines.add(this);
-    signal?.addEventListener('abort', this, { once: true });
+    if (signal) watchAbort(signal, this);
   }
 
   resolve(member: T): void {
@@ -154,7 +154,7 @@ export class QueuedCaller<T> implements Waiter<T> {
 
   private finish(): void {
     this.deadlines.remove(this.deadlineNode);
-    this.signal?.removeEventListener('abort', this);
+    if (this.signal) unwatchAbort(this.signal, this);
     const waitedMs = performance.now() - this.queuedAt;
     this.host.recordWait(waitedMs);
     this.span.setAttribute('pyroost.queue.wait_ms', waitedMs);

@@ -21,6 +21,7 @@ export {
 } from './optionChecks.js';
 export { MIN_MAX_FRAME_BYTES, checkTracerProvider } from './workerOptions.js';
 export { findBridgeDirectory } from './bridgePath.js';
+export { unwatchAbort, watchAbort, type AbortWatcher } from './abortWatch.js';
 export {
   ATTR_SESSION_ID,
   getTracer,

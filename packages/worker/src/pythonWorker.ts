@@ -24,6 +24,7 @@ import {
   type ResponseMessage,
   type Timing,
 } from '@pyroost/protocol';
+import { unwatchAbort, watchAbort } from './abortWatch.js';
 import { findBridgeDirectory } from './bridgePath.js';
 import { EncodedInputs } from './encodedInputs.js';
 import { toSafeLogger, type Logger } from './logger.js';
@@ -632,7 +633,7 @@ export class PythonWorker extends EventEmitter {
       const cleanup = (): void => {
         // An idle worker's timer must not keep the process alive.
         this.timeoutTimer?.unref();
-        signal?.removeEventListener('abort', onAbort);
+        if (signal) unwatchAbort(signal, onAbort);
       };
       const onAbort = (): void => {
         this.failRequest(
@@ -668,7 +669,7 @@ export class PythonWorker extends EventEmitter {
       };
 
       if (deadline !== Infinity) this.armTimeoutTimer(deadline);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal) watchAbort(signal, onAbort);
       this.subprocess.stdin?.write(frame);
     });
   }
