@@ -29,35 +29,37 @@ export async function measureStartTimes({
   repetitions,
   PythonPoolClass = PythonPool,
 }) {
-  // `raw N` is N raw-pipe loops started at once: the floor for a pool of N
-  // on this machine, since each interpreter's start is CPU-bound.
-  const kinds = [
-    'bare',
-    ...sizes.flatMap((size) => (size > 1 ? [size, `raw ${size}`] : [size])),
-  ];
-  const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
+  // Each run starts one system and times it until ready. `raw N` is N
+  // raw-pipe loops started at once, the floor that the cores set for a pool
+  // of N, because each interpreter's start is CPU-bound.
+  const runs = [{ key: 'bare', start: () => startRawPipe(1) }];
+  for (const size of sizes) {
+    runs.push({
+      key: `pool ${size}`,
+      start: () => startPyroost(size, { PythonPoolClass }),
+    });
+    if (size > 1) {
+      runs.push({ key: `raw ${size}`, start: () => startRawPipe(size) });
+    }
+  }
+  const samples = Object.fromEntries(runs.map(({ key }) => [key, []]));
   for (let repetition = 0; repetition < repetitions; repetition += 1) {
-    for (const kind of kinds) {
+    for (const { key, start } of runs) {
       collectGarbage();
       await sleep(50);
       const startedAt = performance.now();
-      const system =
-        kind === 'bare'
-          ? await startRawPipe(1)
-          : typeof kind === 'string'
-            ? await startRawPipe(Number(kind.slice(4)))
-            : await startPyroost(kind, { PythonPoolClass });
-      samples[kind].push(performance.now() - startedAt);
+      const system = await start();
+      samples[key].push(performance.now() - startedAt);
       await system.close();
     }
   }
-  const paired = (kind) => {
-    const ratios = samples[kind].map((ms, index) => ms / samples.bare[index]);
-    return { ms: spread(samples[kind]), ratio: spread(ratios) };
+  const paired = (key) => {
+    const ratios = samples[key].map((ms, index) => ms / samples.bare[index]);
+    return { ms: spread(samples[key]), ratio: spread(ratios) };
   };
   const result = { bareMs: spread(samples.bare), pools: {}, rawLoops: {} };
   for (const size of sizes) {
-    result.pools[size] = paired(size);
+    result.pools[size] = paired(`pool ${size}`);
     if (size > 1) result.rawLoops[size] = paired(`raw ${size}`);
   }
   return result;
