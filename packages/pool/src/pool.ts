@@ -23,7 +23,7 @@ import {
   checkDurationMs,
   checkInteger,
   checkSignal,
-  checkTracerProvider,
+  checkProvider,
   toSafeLogger,
   type BatchResult,
   type Logger,
@@ -178,23 +178,6 @@ function checkMemoryMb(value: unknown): number | undefined {
  */
 const MAX_WORKERS = 1_024;
 
-function checkMeterProvider(provider: unknown): void {
-  if (provider === undefined) return;
-  if (
-    typeof provider !== 'object' ||
-    provider === null ||
-    typeof (provider as { getMeter?: unknown }).getMeter !== 'function'
-  ) {
-    throw new PyroostError({
-      type: 'invalid_input',
-      message:
-        `Option meterProvider must be an OpenTelemetry MeterProvider (an object with ` +
-        `getMeter()), got ${describeValue(provider)}; leave it out to use the global provider.`,
-      context: { option: 'meterProvider' },
-    });
-  }
-}
-
 function checkCallOptions(options: ExecuteOptions): void {
   if (typeof options !== 'object' || options === null) {
     throw new PyroostError({
@@ -303,8 +286,8 @@ export class Pool extends EventEmitter {
       0,
       MAX_WORKERS - this.size,
     );
-    checkTracerProvider(options.tracerProvider);
-    checkMeterProvider(options.meterProvider);
+    checkProvider('tracerProvider', options.tracerProvider, 'getTracer');
+    checkProvider('meterProvider', options.meterProvider, 'getMeter');
     this.maxQueue = checkInteger('maxQueue', options.maxQueue, 1_000, 0);
     this.checkoutTimeoutMs = checkDurationMs(
       'checkoutTimeoutMs',

@@ -17,9 +17,10 @@ export {
   MAX_TIMER_MS,
   checkDurationMs,
   checkInteger,
+  checkProvider,
   checkSignal,
 } from './optionChecks.js';
-export { MIN_MAX_FRAME_BYTES, checkTracerProvider } from './workerOptions.js';
+export { MIN_MAX_FRAME_BYTES } from './workerOptions.js';
 export { findBridgeDirectory } from './bridgePath.js';
 export { unwatchAbort, watchAbort, type AbortWatcher } from './abortWatch.js';
 export {

@@ -84,6 +84,29 @@ export function checkInteger<T extends number | undefined>(
   return value;
 }
 
+/**
+ * Checks an OpenTelemetry provider option, if given: an object with the
+ * `method` that returns its tracer or meter (`getTracer`, `getMeter`).
+ */
+export function checkProvider(
+  name: 'tracerProvider' | 'meterProvider',
+  value: unknown,
+  method: 'getTracer' | 'getMeter',
+): void {
+  if (value === undefined) return;
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    typeof (value as Record<string, unknown>)[method] !== 'function'
+  ) {
+    throw invalidOption(
+      name,
+      value,
+      `an OpenTelemetry provider with ${method}(), or left out for the global one`,
+    );
+  }
+}
+
 /** Checks that a `signal` option is an AbortSignal from this realm. */
 export function checkSignal(value: unknown): AbortSignal | undefined {
   if (value === undefined) return undefined;

@@ -1,6 +1,10 @@
 import { statSync } from 'node:fs';
 import { PyroostError, describeValue } from '@pyroost/protocol';
-import { checkDurationMs, checkInteger } from './optionChecks.js';
+import {
+  checkDurationMs,
+  checkInteger,
+  checkProvider,
+} from './optionChecks.js';
 import { toSafeLogger } from './logger.js';
 import type { PythonWorkerOptions } from './pythonWorker.js';
 
@@ -50,7 +54,7 @@ export function checkWorkerOptions(options: PythonWorkerOptions): void {
   checkInteger('stderrBufferBytes', options.stderrBufferBytes, undefined, 1);
   toSafeLogger(options.logger);
   checkEnv(options.env);
-  checkTracerProvider(options.tracerProvider);
+  checkProvider('tracerProvider', options.tracerProvider, 'getTracer');
   checkCwd(options.cwd);
 }
 
@@ -73,24 +77,6 @@ function checkEnv(env: unknown): void {
           : `Option env must map names to strings, got ${describeValue(bad?.[1])} for ${bad?.[0]}; ` +
             'convert the value with String().',
       context: { option: 'env' },
-    });
-  }
-}
-
-/** Checks that `tracerProvider` is an OpenTelemetry TracerProvider, if given. */
-export function checkTracerProvider(provider: unknown): void {
-  if (provider === undefined) return;
-  if (
-    typeof provider !== 'object' ||
-    provider === null ||
-    typeof (provider as { getTracer?: unknown }).getTracer !== 'function'
-  ) {
-    throw new PyroostError({
-      type: 'invalid_input',
-      message:
-        `Option tracerProvider must be an OpenTelemetry TracerProvider (an object with ` +
-        `getTracer()), got ${describeValue(provider)}; leave it out to use the global provider.`,
-      context: { option: 'tracerProvider' },
     });
   }
 }
