@@ -7,11 +7,12 @@ lines):
 
 BRIDGE_DIRECTORY is the folder that contains the ``pyroost`` package, by default
 this repository's ``python/``; pass another checkout's to compare versions.
-Prints microseconds per request, the best of five rounds of 100,000:
-decoding a no-op ``execute`` request and handling it (program call and
-encoded response) without a session, with a session id and with a
-``traceparent``; and the trace attach and detach done around a program,
-next to the same work through the W3C propagator of opentelemetry-api.
+Prints microseconds per request, the best of five rounds of 100,000. The
+rows time decoding a no-op ``execute`` request, and handling it (program
+call and encoded response) without a session, with a session id and with a
+``traceparent``. The last two rows time the trace attach and detach done
+around a program, through the W3C propagator of opentelemetry-api and
+through the bridge.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ class CommandHandler:
                 and type(request_id) is int
                 and message.get("type") == "request"
             ):
-                # The common request, already checked as parse_command would.
+                # An execute request that passes the checks of parse_command.
                 body = self._execute(request_id, message)
             else:
                 if not _is_integer(request_id):

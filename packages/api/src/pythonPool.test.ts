@@ -181,7 +181,7 @@ describe('PythonPool input checks', () => {
     expect(await pool.executeProgram('square', { n: 2 })).toBe(4);
   });
 
-  it('gives a result for every slot of a sparse batch', async () => {
+  it('fills every slot of a sparse batch', async () => {
     const pool = await startPool({ size: 1, overflow: 0 });
     // eslint-disable-next-line no-sparse-arrays
     const sparse = [, { n: 2 }] as Record<string, unknown>[];
@@ -194,7 +194,7 @@ describe('PythonPool input checks', () => {
     expect(filled).toEqual({ ok: true, result: 4 });
   });
 
-  it('shares one abort signal across many calls without a warning', async () => {
+  it('shares one abort signal without warnings', async () => {
     const warnings: Error[] = [];
     const onWarning = (warning: Error): void => {
       warnings.push(warning);

@@ -367,7 +367,7 @@ describe('Pool failures', () => {
     expect(pool.stats().totals.restarts, warnings.join('\n')).toBe(1);
   });
 
-  it('never hands out a worker that exited while idle', async () => {
+  it('skips idle workers that already exited', async () => {
     // The worker logs its exit before the pool hears of it, so a call that
     // the logger starts arrives while the dead worker is still listed idle.
     // Set once the pool has started; the logger runs during start too.

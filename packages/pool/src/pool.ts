@@ -172,8 +172,8 @@ function checkMemoryMb(value: unknown): number | undefined {
 
 /** Checks the per-call options before the call queues or reaches Python. */
 /**
- * Most workers, core and overflow together, that one pool starts. Each is a
- * Python process of at least a dozen MB, so the bound turns a mistyped size
+ * Maximum number of workers in one pool, core and overflow together. Each is
+ * a Python process of at least a dozen MB, so the bound turns a mistyped size
  * such as 1e6 into an error instead of spawning until memory runs out.
  */
 const MAX_WORKERS = 1_024;

@@ -47,8 +47,8 @@ export interface PythonWorkerOptions {
   /**
    * Interpreter to run, e.g. a virtualenv's `bin/python`. Default `python3`.
    * A version manager's shim, such as pyenv's, runs a shell script before
-   * the interpreter on every worker start; the interpreter's own path
-   * (`python3 -c 'import sys; print(sys.executable)'`) skips it.
+   * the interpreter on every worker start. The interpreter's own path, the
+   * value of `sys.executable` in it, skips that script.
    */
   python?: string;
   /** Extra environment variables for the process, on top of `process.env`. */
@@ -525,8 +525,8 @@ export class PythonWorker extends EventEmitter {
         context: this.errorContext({ program, sessionId }),
       });
     }
-    // A new error for this call: the failure that ended the worker belongs
-    // to another call, and names that call's program, so it is the cause.
+    // The failure that ended the worker belongs to another call and names its
+    // program, so this call gets an error of its own with that failure as cause.
     const failure = this.failure;
     return new PyroostError({
       type: 'worker_crashed',
